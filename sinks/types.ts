@@ -1,0 +1,66 @@
+import type { BufferedPoint, Point } from '../buffer/types.js';
+
+export interface Component {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A central destination. `write` resolves only when the whole batch is durably accepted:
+ * a resolved write is what lets rows leave the buffer. Writes must be idempotent, because
+ * delivery from the buffer is at-least-once.
+ */
+export interface Sink extends Component {
+  readonly name: string;
+  write(batch: readonly (Point | BufferedPoint)[]): Promise<void>;
+  /** Optional: mirror the gateway's device catalog centrally (PostgreSQL does, InfluxDB does not). */
+  syncCatalog?(catalog: SinkCatalog): Promise<void>;
+}
+
+export interface SinkCatalog {
+  gateway: { id: string; site: string; tags: Record<string, string> };
+  devices: Array<{
+    id: string;
+    driver: string;
+    tags: Record<string, string>;
+    points: Array<{ id: string; measurement: string; unit?: string; tags: Record<string, string> }>;
+  }>;
+}
+
+export type SinkErrorKind = 'network' | 'server' | 'throttled' | 'timeout' | 'too-large' | 'invalid' | 'auth' | 'config';
+
+/** Every failure a sink reports is classified, so the forwarder knows whether to retry, split or dead-letter. */
+export class SinkError extends Error {
+  readonly code: string;
+  readonly kind: SinkErrorKind;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly status: number | undefined;
+
+  constructor(
+    message: string,
+    opts: { kind: SinkErrorKind; code?: string; retryAfterMs?: number; status?: number; cause?: unknown },
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'SinkError';
+    this.kind = opts.kind;
+    this.code = opts.code ?? `EDGE_SINK_${opts.kind.toUpperCase().replace('-', '_')}`;
+    // Auth and config failures keep the data: a wrong token is an operator's fix, not bad points.
+    this.retryable = opts.kind !== 'invalid' && opts.kind !== 'too-large';
+    this.retryAfterMs = opts.retryAfterMs;
+    this.status = opts.status;
+  }
+}
+
+/**
+ * The HTTP status classes of DESIGN.md: 4xx except 408/413/429 is invalid data; 413 splits; the rest
+ * retries. 401/403 are kept apart as `auth`: they say nothing about the batch, so the batch is kept.
+ */
+export function classifyHttpStatus(status: number): SinkErrorKind {
+  if (status === 408) return 'timeout';
+  if (status === 413) return 'too-large';
+  if (status === 429) return 'throttled';
+  if (status === 401 || status === 403) return 'auth';
+  if (status >= 400 && status < 500) return 'invalid';
+  return 'server';
+}
