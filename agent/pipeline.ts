@@ -1,0 +1,76 @@
+/**
+ * Readings → points → buffer. Each poll cycle's points are appended in one transaction, so the
+ * buffer commits once per cycle, never once per point. The pipeline also keeps the latest point
+ * per device/point (for status views and `run --once`).
+ */
+import type { Point } from '../buffer/types.js';
+import type { ResolvedDevice, ResolvedPoint } from '../config/types.js';
+import type { Reading } from '../drivers/types.js';
+import { shouldReport, transformReading, type ExceptionState } from './transform.js';
+
+export interface PointSink {
+  /** Appends a cycle's points atomically. Throws if they could not be stored. */
+  append(points: Point[]): unknown;
+}
+
+export interface PipelineStats {
+  readings: number;
+  bad: number;
+  emitted: number;
+  suppressed: number;
+  appendErrors: number;
+}
+
+export class Pipeline {
+  readonly stats: PipelineStats = { readings: 0, bad: 0, emitted: 0, suppressed: 0, appendErrors: 0 };
+  readonly latest = new Map<string, Point>();
+  private readonly exception = new Map<string, ExceptionState>();
+  private readonly listeners: Array<(points: Point[]) => void> = [];
+
+  constructor(private readonly out: PointSink) {}
+
+  /** Called with every cycle's emitted points after they were stored (e.g. to print or wake forwarders). */
+  onPoints(listener: (points: Point[]) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Forget report-by-exception state of devices that left the config. */
+  forgetDevice(deviceId: string): void {
+    const prefix = `${deviceId}\u0000`;
+    for (const key of this.exception.keys()) if (key.startsWith(prefix)) this.exception.delete(key);
+    for (const key of this.latest.keys()) if (key.startsWith(prefix)) this.latest.delete(key);
+  }
+
+  /** Transforms a cycle of readings of one device and stores the points to report. */
+  process(device: ResolvedDevice, readings: readonly Reading[]): Point[] {
+    const byId = new Map<string, ResolvedPoint>();
+    for (const p of device.points) byId.set(p.id, p);
+    const out: Point[] = [];
+    for (const reading of readings) {
+      const cfg = byId.get(reading.pointId);
+      if (cfg === undefined) continue;
+      this.stats.readings += 1;
+      const point = transformReading(reading, cfg);
+      if (point.quality === 'bad') this.stats.bad += 1;
+      const key = `${device.id}\u0000${cfg.id}`;
+      this.latest.set(key, point);
+      if (!shouldReport(cfg, point, this.exception.get(key))) {
+        this.stats.suppressed += 1;
+        continue;
+      }
+      out.push(point);
+    }
+    if (out.length === 0) return out;
+    try {
+      this.out.append(out);
+    } catch (err) {
+      this.stats.appendErrors += 1;
+      throw err;
+    }
+    // Only points that were stored count as reported; a failed append must not hide the next value.
+    for (const p of out) this.exception.set(`${p.deviceId}\u0000${p.pointId}`, { value: p.value, quality: p.quality, ts: p.ts });
+    this.stats.emitted += out.length;
+    for (const l of this.listeners) l(out);
+    return out;
+  }
+}
