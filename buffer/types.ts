@@ -24,3 +24,24 @@ export interface Point {
 export interface BufferedPoint extends Point {
   seq: number;
 }
+
+/** What the buffer holds, for the status API and metrics. */
+export interface BufferStats {
+  /** Rows still in the buffer (not yet acknowledged by every enabled sink). */
+  rows: number;
+  /** Size of the main database file (page_count × page_size); the -wal file comes on top. */
+  bytes: number;
+  /** Seq of the newest row ever appended. */
+  lastSeq: number;
+  /** Per enabled sink. */
+  sinks: Record<string, SinkBacklog>;
+}
+
+export interface SinkBacklog {
+  /** Last seq the sink acknowledged. */
+  cursor: number;
+  /** Rows after the cursor. */
+  pending: number;
+  /** Timestamp of the oldest row the sink has not acknowledged, null when caught up: the sink's lag. */
+  oldestTs: number | null;
+}

@@ -1,5 +1,18 @@
 import type { BufferedPoint, Point } from '../buffer/types.js';
 
+/**
+ * The slice of a logger the sinks use (pino's Logger fits). Sinks log little: the forwarder owns
+ * the failure logs, so a sink only adds what the forwarder cannot see.
+ */
+export interface SinkLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export const silentLogger: SinkLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
 export interface Component {
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -54,13 +67,15 @@ export class SinkError extends Error {
 
 /**
  * The HTTP status classes of DESIGN.md: 4xx except 408/413/429 is invalid data; 413 splits; the rest
- * retries. 401/403 are kept apart as `auth`: they say nothing about the batch, so the batch is kept.
+ * retries. 401/403 are kept apart as `auth`, and 404 as `config` (InfluxDB answers 404 for an org
+ * or bucket that does not exist): they say nothing about the batch, so the batch is kept.
  */
 export function classifyHttpStatus(status: number): SinkErrorKind {
   if (status === 408) return 'timeout';
   if (status === 413) return 'too-large';
   if (status === 429) return 'throttled';
   if (status === 401 || status === 403) return 'auth';
+  if (status === 404) return 'config';
   if (status >= 400 && status < 500) return 'invalid';
   return 'server';
 }

@@ -1,0 +1,82 @@
+/**
+ * The buffer file's layout, versioned through `PRAGMA user_version`. Each migration takes the
+ * file from version i to i+1 inside one transaction, so a crash mid-migration leaves the old
+ * version intact.
+ */
+import type Database from 'better-sqlite3';
+import { BufferError } from './errors.js';
+
+const MIGRATIONS: readonly string[] = [
+  // v1
+  `
+  CREATE TABLE series (
+    id          INTEGER PRIMARY KEY,
+    key         TEXT NOT NULL UNIQUE,   -- JSON of the full identity below; the dedup key
+    device_id   TEXT NOT NULL,
+    point_id    TEXT NOT NULL,
+    measurement TEXT NOT NULL,
+    unit        TEXT,
+    tags        TEXT NOT NULL           -- JSON object, keys sorted
+  );
+  -- seq is assigned by the buffer (never reused, see meta.last_seq), so rows present always form
+  -- one contiguous range: rows only ever leave from the oldest end. Counts are then arithmetic.
+  CREATE TABLE points (
+    seq        INTEGER PRIMARY KEY,
+    series_id  INTEGER NOT NULL,
+    ts         INTEGER NOT NULL,        -- epoch ms UTC
+    vtype      INTEGER NOT NULL,        -- codec.ts VTYPE
+    value      REAL,                    -- numbers; booleans as 0/1
+    value_text TEXT,                    -- strings
+    rtype      INTEGER NOT NULL,        -- codec.ts RTYPE
+    raw        REAL,                    -- raw numbers; booleans as 0/1
+    raw_text   TEXT,                    -- raw strings
+    quality    INTEGER NOT NULL,        -- 0 good, 1 bad, 2 uncertain
+    error      TEXT
+  );
+  CREATE TABLE cursors (
+    sink TEXT PRIMARY KEY,
+    seq  INTEGER NOT NULL               -- last seq this sink has acknowledged
+  ) WITHOUT ROWID;
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO meta (key, value) VALUES ('last_seq', 0);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new BufferError(
+      'EDGE_BUFFER_SCHEMA_TOO_NEW',
+      `buffer file has schema version ${current}, this agent knows up to ${SCHEMA_VERSION}; refusing to touch it`,
+    );
+  }
+  for (let v = current; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v] as string);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}
+
+/**
+ * Pragmas that are per connection, so they are set on every open. `synchronous` in particular:
+ * better-sqlite3 builds SQLite so a fresh file runs FULL but a reopened WAL file runs NORMAL.
+ */
+export function configure(db: Database.Database, opts: { synchronous: 'normal' | 'full'; busyTimeoutMs: number }): void {
+  const mode = db.pragma('journal_mode = WAL', { simple: true }) as string;
+  // ':memory:' answers 'memory'; anything else means the file system cannot do WAL (e.g. some
+  // network mounts), and DELETE journaling would turn every append into several fsyncs.
+  if (mode !== 'wal' && !db.memory) {
+    throw new BufferError('EDGE_BUFFER_OPEN_FAILED', `could not put ${db.name} in WAL mode (got '${mode}')`);
+  }
+  db.pragma(`synchronous = ${opts.synchronous.toUpperCase()}`);
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
+  // After a checkpoint, cut the -wal file back to this size: a backlog spike must not keep a
+  // large file on a small SD card.
+  db.pragma('journal_size_limit = 16777216');
+}

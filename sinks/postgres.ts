@@ -1,0 +1,158 @@
+/**
+ * PostgreSQL sink: points into `<schema>.points` (natural key, ON CONFLICT DO NOTHING, so a
+ * re-sent batch adds nothing), and the gateway's device catalog into the catalog tables.
+ *
+ * The database may be down when the agent starts, so nothing connects in start(): the tables are
+ * created lazily before the first write or catalog sync, and again whenever that failed.
+ */
+import pg from 'pg';
+import type { BufferedPoint, Point } from '../buffer/types.js';
+import { classifyPgError, needsSchema } from './postgres-errors.js';
+import { pointColumns } from './postgres-rows.js';
+import { MAX_IDENT_BYTES, TABLES, catalogSql, ddl, insertPoints, quoteIdent } from './postgres-sql.js';
+import { syncCatalog } from './postgres-catalog.js';
+import { SinkError, silentLogger, type Sink, type SinkCatalog, type SinkLogger } from './types.js';
+
+export interface PostgresSinkOptions {
+  /** postgres://user:password@host:port/database (libpq-style parameters such as sslmode work). */
+  url: string;
+  /** Schema holding our tables; created if missing. */
+  schema: string;
+  /** Written as gateway_id on every row, and the catalog's scope: other gateways' rows are never touched. */
+  gatewayId: string;
+  /** Sink name, also the buffer cursor name. Default 'postgres'. */
+  name?: string;
+  /** Connections; two suffice (one writer, one catalog sync). Default 2. */
+  poolMax?: number;
+  connectTimeoutMs?: number;
+  /** Server-side statement_timeout; the client gives up a little later. Default 30 s. */
+  queryTimeoutMs?: number;
+  logger?: SinkLogger;
+}
+
+export interface PostgresSinkStats {
+  /** Rows sent in successful writes (duplicates the server skipped included). */
+  sent: number;
+  /** Rows actually inserted: `sent - inserted` were already there (re-sent after a lost ack). */
+  inserted: number;
+  requests: number;
+}
+
+export class PostgresSink implements Sink {
+  readonly name: string;
+  readonly stats: PostgresSinkStats = { sent: 0, inserted: 0, requests: 0 };
+  private readonly opts: PostgresSinkOptions;
+  private readonly log: SinkLogger;
+  private readonly schema: string;
+  private readonly insertSql: string;
+  private pool: pg.Pool | undefined;
+  /** The DDL in flight or done; reset on failure so the next call tries again. */
+  private ready: Promise<void> | undefined;
+
+  constructor(opts: PostgresSinkOptions) {
+    if (opts.schema === '' || Buffer.byteLength(opts.schema) > MAX_IDENT_BYTES) {
+      throw new SinkError(`postgres schema must be 1..${MAX_IDENT_BYTES} bytes: '${opts.schema}'`, { kind: 'config', code: 'EDGE_SINK_CONFIG' });
+    }
+    if (opts.gatewayId === '') throw new SinkError('postgres sink needs a gateway id', { kind: 'config', code: 'EDGE_SINK_CONFIG' });
+    this.opts = opts;
+    this.name = opts.name ?? 'postgres';
+    this.log = opts.logger ?? silentLogger;
+    this.schema = quoteIdent(opts.schema);
+    this.insertSql = insertPoints(this.schema);
+  }
+
+  /** Creates the pool; connects nothing. */
+  async start(): Promise<void> {
+    if (this.pool !== undefined) return;
+    const queryTimeoutMs = this.opts.queryTimeoutMs ?? 30_000;
+    const pool = new pg.Pool({
+      connectionString: this.opts.url,
+      max: this.opts.poolMax ?? 2,
+      connectionTimeoutMillis: this.opts.connectTimeoutMs ?? 10_000,
+      idleTimeoutMillis: 30_000,
+      statement_timeout: queryTimeoutMs,
+      // Client-side backstop for a server that stops answering without closing the socket.
+      query_timeout: queryTimeoutMs + 5_000,
+      keepAlive: true,
+      application_name: 'edge-agent',
+    });
+    // An idle client losing its connection (server restart, NAT timeout) is emitted here; without
+    // a listener it would be an uncaught 'error' event and kill the agent. The pool drops that
+    // client by itself; the next query opens a new one.
+    pool.on('error', (err) => this.log.warn({ err: err.message }, 'idle postgres connection lost'));
+    this.pool = pool;
+  }
+
+  async stop(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    this.ready = undefined;
+    if (pool !== undefined) await pool.end();
+  }
+
+  /** One INSERT … SELECT FROM unnest(…) per batch: one round trip, whatever the batch size. */
+  async write(batch: readonly (Point | BufferedPoint)[]): Promise<void> {
+    if (batch.length === 0) return;
+    const pool = this.started();
+    const params = [this.opts.gatewayId, ...pointColumns(batch)];
+    await this.ensureSchema(pool);
+    try {
+      const res = await pool.query({ name: 'edge_points_insert', text: this.insertSql, values: params });
+      this.stats.sent += batch.length;
+      this.stats.inserted += res.rowCount ?? 0;
+      this.stats.requests += 1;
+    } catch (err) {
+      if (needsSchema(err)) this.ready = undefined;
+      throw classifyPgError(err, 'postgres write failed');
+    }
+  }
+
+  /** Mirrors the gateway's devices and points (with their tags) in one transaction. */
+  async syncCatalog(catalog: SinkCatalog): Promise<void> {
+    const pool = this.started();
+    if (catalog.gateway.id !== this.opts.gatewayId) {
+      // Points are written under the sink's gateway id; the catalog must describe the same gateway.
+      this.log.warn({ catalogGateway: catalog.gateway.id, gatewayId: this.opts.gatewayId }, 'catalog gateway id differs from the sink gateway id; using the sink one');
+    }
+    await this.ensureSchema(pool);
+    try {
+      await syncCatalog(pool, catalogSql(this.schema), { ...catalog, gateway: { ...catalog.gateway, id: this.opts.gatewayId } });
+    } catch (err) {
+      if (needsSchema(err)) this.ready = undefined;
+      throw classifyPgError(err, 'postgres catalog sync failed');
+    }
+  }
+
+  private started(): pg.Pool {
+    if (this.pool === undefined) throw new SinkError('postgres sink is not started', { kind: 'config', code: 'EDGE_SINK_NOT_STARTED' });
+    return this.pool;
+  }
+
+  private ensureSchema(pool: pg.Pool): Promise<void> {
+    this.ready ??= this.createSchema(pool).catch((err: unknown) => {
+      this.ready = undefined;
+      throw classifyPgError(err, 'postgres schema setup failed');
+    });
+    return this.ready;
+  }
+
+  private async createSchema(pool: pg.Pool): Promise<void> {
+    // Tables already there (e.g. made by a DBA for a user without CREATE rights): nothing to do.
+    const names = TABLES.map((t) => `${this.schema}.${t}`);
+    const { rows } = await pool.query<{ n: number }>('SELECT count(to_regclass(t))::int AS n FROM unnest($1::text[]) AS t', [names]);
+    if (rows[0]?.n === TABLES.length) return;
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`edge-agent ddl ${this.opts.schema}`]);
+      await client.query(ddl(this.schema));
+      await client.query('COMMIT');
+      client.release();
+      this.log.info({ schema: this.opts.schema }, 'postgres tables ready');
+    } catch (err) {
+      // Passing the error destroys the connection instead of returning it mid-transaction.
+      client.release(err instanceof Error ? err : true);
+      throw err;
+    }
+  }
+}
