@@ -20,11 +20,18 @@ export const duration = z.union([z.string(), z.number()]).transform((v, ctx): nu
 });
 
 /** Tag values are strings on the wire; numbers and booleans written in YAML are stringified. */
-export const tags = z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()]).transform(String));
+export const tags = z.record(
+  z.string().min(1, 'a tag name must not be empty'),
+  z.union([z.string(), z.number(), z.boolean()], { error: 'a tag value must be text, a number or true/false' }).transform(String),
+);
 
 export const REGISTERS = ['holding', 'input', 'coil', 'discrete'] as const;
 export const MODBUS_TYPES = ['int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'float32', 'float64', 'bool'] as const;
 export const BYTE_ORDERS = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
+/** How many 16-bit registers a value of each type spans (a coil/discrete bool is one bit). */
+export const TYPE_WORDS: Readonly<Record<(typeof MODBUS_TYPES)[number], number>> = {
+  int16: 1, uint16: 1, int32: 2, uint32: 2, float32: 2, int64: 4, uint64: 4, float64: 4, bool: 1,
+};
 
 /**
  * Point settings as written in a template, a device or a point override: every key optional,
@@ -35,9 +42,12 @@ export const pointSettings = z.strictObject({
   // where the value lives (Modbus)
   register: z.enum(REGISTERS).optional(),
   address: z.number().int().min(0).max(65535).optional(),
+  // `bool` on a coil or discrete input is the bit; on a holding or input register it means "non-zero".
+  // A coil or discrete point without a type is `bool` (resolve.ts), and no other type is allowed there.
   type: z.enum(MODBUS_TYPES).optional(),
   order: z.enum(BYTE_ORDERS).optional(),
   // what the value means
+  // measurement precedence (resolve.ts): point > device > template > 'telemetry'
   measurement: z.string().min(1).optional(),
   unit: z.string().optional(),
   tags: tags.optional(),
@@ -69,7 +79,8 @@ export const modbusTcpConnection = z.strictObject({
 });
 export type ModbusTcpConnection = z.infer<typeof modbusTcpConnection>;
 
-const deviceBase = {
+/** Fields every device has whatever its driver (resolve.ts salvages these from a broken device). */
+export const deviceBase = {
   id: id('device id'),
   every: duration.optional(),
   cron: z.string().min(1).optional(),

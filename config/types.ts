@@ -23,9 +23,15 @@ export interface TransformSettings {
 export interface PointBase extends TransformSettings {
   id: string;
   deviceId: string;
-  /** point → template → device, default `telemetry` */
+  /**
+   * The point's own (template point, then device override), else the device's, else the
+   * template's, else `telemetry`: a device-level setting beats the profile it instantiates.
+   */
   measurement: string;
-  /** gateway, site, device, point + inherited custom tags (gateway → template → device → point). */
+  /**
+   * Custom tags inherited gateway → template → device → template point → device point, then the
+   * reserved `gateway`, `site`, `device`, `point` (a custom tag may not use those names).
+   */
   tags: Record<string, string>;
   unit?: string;
 }
@@ -33,6 +39,7 @@ export interface PointBase extends TransformSettings {
 export interface ModbusPoint extends PointBase {
   register: RegisterKind;
   address: number;
+  /** Always `bool` on coil/discrete; `bool` on holding/input means "the register is non-zero". */
   type: ModbusType;
   order: ByteOrder;
 }
@@ -79,3 +86,6 @@ export interface ConfigIssue {
   path: string;
   message: string;
 }
+
+/** An environment as the config room reads it: injected, so tests never touch `process.env`. */
+export type Env = Readonly<Record<string, string | undefined>>;

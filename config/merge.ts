@@ -1,0 +1,22 @@
+/**
+ * How a template's point and a device's override of it combine: key by key, the device winning.
+ * `tags` merge (a device adds to or changes the template's tags); `map` is replaced whole,
+ * because a value map is one lookup table and half of an old one would mislabel values.
+ */
+import type { PointSettings } from './catalog.js';
+
+const MERGED_MAPS = ['tags'] as const;
+
+export function mergePoint(base: PointSettings | undefined, override: PointSettings | undefined): PointSettings {
+  const merged: Record<string, unknown> = {};
+  for (const source of [base, override]) {
+    if (source === undefined) continue;
+    for (const [key, value] of Object.entries(source)) {
+      if (value !== undefined) merged[key] = value;
+    }
+  }
+  for (const key of MERGED_MAPS) {
+    if (base?.[key] !== undefined && override?.[key] !== undefined) merged[key] = { ...base[key], ...override[key] };
+  }
+  return merged as PointSettings;
+}

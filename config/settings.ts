@@ -1,0 +1,271 @@
+/**
+ * Agent settings through convict: defaults < file < environment. Only the bootstrap keys — what
+ * a box needs before it can reach central ops — are bound to environment variables, because a
+ * key pinned by the environment cannot be changed by a config push (see envPinnedSettings).
+ */
+import convict from 'convict';
+import { ID_PATTERN } from './catalog.js';
+import { ROOT, childPath, describeValue, unknownKey } from './issues.js';
+import { reservedTagIssues } from './tags.js';
+import type { ConfigIssue, Env, Settings } from './types.js';
+
+export const SETTINGS_KEYS = ['gateway', 'buffer', 'sinks', 'http', 'log'] as const;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = Settings['log']['level'];
+
+/** The bootstrap keys and their environment variables. Nothing else reads the environment. */
+export const SETTINGS_ENV = {
+  'gateway.id': 'EDGE_GATEWAY_ID',
+  'buffer.path': 'EDGE_BUFFER_PATH',
+  'log.level': 'EDGE_LOG_LEVEL',
+  'http.host': 'EDGE_HTTP_HOST',
+  'http.port': 'EDGE_HTTP_PORT',
+} as const;
+export type BootstrapKey = keyof typeof SETTINGS_ENV;
+
+const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+/**
+ * The settings keys the environment pins, in schema order. An empty variable counts as unset
+ * (systemd's `Environment=EDGE_GATEWAY_ID=` should not blank the file's value).
+ */
+export function envPinnedSettings(env: Env): BootstrapKey[] {
+  return (Object.keys(SETTINGS_ENV) as BootstrapKey[]).filter((key) => nonEmpty(env[SETTINGS_ENV[key]]));
+}
+
+export interface SettingsResult {
+  /** Always filled (defaults where the input was unusable), so later checks can still run. */
+  settings: Settings;
+  issues: ConfigIssue[];
+}
+
+/** Validates the settings part of a document (`gateway`, `buffer`, `sinks`, `http`, `log`). */
+export function loadSettings(input: Readonly<Record<string, unknown>>, env: Env): SettingsResult {
+  const issues: ConfigIssue[] = [];
+  const def = settingsSchema();
+  const bootstrap = bootstrapEnv(env, issues);
+  const config = convict<Settings>(def, { env: bootstrap, args: [] });
+  try {
+    config.load(usableSections(input, def as unknown as SchemaNode, ROOT, issues));
+    config.validate({ allowed: 'strict' });
+  } catch (err) {
+    for (const issue of convictIssues((err as Error).message, def as unknown as SchemaNode)) {
+      // Say where a bad value came from when it was not the file.
+      const variable = SETTINGS_ENV[issue.path as BootstrapKey] as string | undefined;
+      if (variable !== undefined && nonEmpty(bootstrap[variable])) issue.message += ` (set by ${variable})`;
+      issues.push(issue);
+    }
+  }
+  const settings = config.getProperties();
+  issues.push(...crossChecks(settings));
+  settings.gateway.tags = gatewayTags(settings.gateway.tags, issues);
+  if (settings.gateway.site === '') settings.gateway.site = settings.gateway.id;
+  return { settings, issues };
+}
+
+function settingsSchema(): convict.Schema<Settings> {
+  return {
+    gateway: {
+      id: { doc: 'unique id of this gateway in the fleet', default: '', format: gatewayId, env: SETTINGS_ENV['gateway.id'] },
+      site: { doc: 'site name; defaults to the gateway id', default: '', format: text },
+      // 'Object' makes convict take the map as one value (checked entry by entry in gatewayTags)
+      tags: { doc: 'tags on every point of this gateway', default: {}, format: 'Object' },
+    },
+    buffer: {
+      path: { doc: 'SQLite store-and-forward file', default: './data/buffer.db', format: required, env: SETTINGS_ENV['buffer.path'] },
+    },
+    sinks: {
+      influx: {
+        url: { doc: 'InfluxDB v2 base URL; empty disables the sink', default: '', format: urlOf(['http:', 'https:']) },
+        token: { default: '', format: text, sensitive: true },
+        org: { default: '', format: text },
+        bucket: { default: '', format: text },
+      },
+      postgres: {
+        // sensitive: a connection URL may hold a password
+        url: { doc: 'PostgreSQL URL; empty disables the sink', default: '', format: urlOf(['postgres:', 'postgresql:']), sensitive: true },
+        schema: { default: 'edge', format: sqlIdentifier },
+      },
+    },
+    http: {
+      host: { default: '127.0.0.1', format: required, env: SETTINGS_ENV['http.host'] },
+      port: { default: 8080, format: port, env: SETTINGS_ENV['http.port'] },
+    },
+    log: {
+      level: { default: 'info', format: logLevel, env: SETTINGS_ENV['log.level'] },
+    },
+  };
+}
+
+// Format checks. convict appends ": value was …" itself (except for sensitive keys), so the
+// messages here never repeat the value.
+function text(value: unknown): void {
+  if (value === null) throw new Error(`has no value (write '' or leave the key out)`);
+  if (typeof value !== 'string') throw new Error(`must be text (in YAML, put it in quotes)`);
+}
+function required(value: unknown): void {
+  text(value);
+  if (value === '') throw new Error('must be set');
+}
+function gatewayId(value: unknown): void {
+  text(value);
+  if (value === '') throw new Error(`must be set (in the file or with ${SETTINGS_ENV['gateway.id']})`);
+  if (!ID_PATTERN.test(value as string)) throw new Error(`must start with a letter or digit and hold only letters, digits, '_', '.', ':' or '-'`);
+}
+function sqlIdentifier(value: unknown): void {
+  text(value);
+  if (!SQL_IDENTIFIER.test(value as string)) throw new Error('must be a lower-case SQL identifier (a-z, 0-9, _; not starting with a digit)');
+}
+function port(value: unknown): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) throw new Error('must be a port number, 0 to 65535');
+}
+function logLevel(value: unknown): void {
+  if (!(LOG_LEVELS as readonly unknown[]).includes(value)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}`);
+}
+function urlOf(protocols: readonly string[]): (value: unknown) => void {
+  return (value) => {
+    text(value);
+    if (value === '') return; // empty: the sink is off
+    let url: URL;
+    try {
+      url = new URL(value as string);
+    } catch {
+      throw new Error(`must be a URL (${protocols.map((p) => `${p}//…`).join(' or ')})`);
+    }
+    if (!protocols.includes(url.protocol)) throw new Error(`must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  };
+}
+
+function nonEmpty(value: string | undefined): value is string {
+  return value !== undefined && value !== '';
+}
+
+/** Only the bootstrap variables reach convict, and a port that is not a number is reported here. */
+function bootstrapEnv(env: Env, issues: ConfigIssue[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(SETTINGS_ENV) as BootstrapKey[]) {
+    const name = SETTINGS_ENV[key];
+    const value = env[name];
+    if (!nonEmpty(value)) continue;
+    // convict would parseInt "80abc" into 80; a mistyped port must not pass.
+    if (key === 'http.port' && !/^\d+$/.test(value.trim())) {
+      issues.push({ path: key, message: `must be a port number, 0 to 65535 (got ${JSON.stringify(value)} from ${name})` });
+      continue;
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+/** A slice of convict's normalized schema: sections have children, leaves have a default. */
+type SchemaNode = { [key: string]: SchemaNode | { default: unknown } };
+
+function isSection(node: unknown): node is SchemaNode {
+  return typeof node === 'object' && node !== null && !('default' in node);
+}
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * convict treats a scalar where a section belongs as a leaf and then reports confusing
+ * "missing from config" errors; a scalar `tags` even makes it throw. Such values are reported
+ * here and left out. A null section (`sinks:` with its children commented out) means "absent".
+ */
+function usableSections(input: Readonly<Record<string, unknown>>, node: SchemaNode, path: string, issues: ConfigIssue[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) {
+    const child = node[key];
+    const at = childPath(path, key);
+    if (isSection(child)) {
+      if (value === null) continue;
+      if (!isMapping(value)) {
+        issues.push({ path: at, message: `must be a mapping (got ${describeValue(value)})` });
+        continue;
+      }
+      out[key] = usableSections(value, child, at, issues);
+    } else if (child !== undefined && isMapping(child.default) !== isMapping(value)) {
+      // A map where a single value belongs (or the reverse) would make convict report
+      // "missing from config" riddles, or throw.
+      issues.push({ path: at, message: isMapping(child.default) ? `must be a mapping (got ${describeValue(value)})` : `must be a single value, not ${describeValue(value)}` });
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+const UNDECLARED = /^configuration param '(.+)' not declared in the schema$/;
+const MISSING = /^configuration param '(.+)' missing from config/;
+
+/** convict throws one Error with a line per problem: `path: message[: value was X]`. */
+function convictIssues(text: string, schema: SchemaNode): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  const seen = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    let issue: ConfigIssue;
+    const undeclared = UNDECLARED.exec(line);
+    const missing = MISSING.exec(line);
+    if (undeclared?.[1] !== undefined) {
+      issue = undeclaredKey(undeclared[1], schema);
+    } else if (missing?.[1] !== undefined) {
+      issue = { path: missing[1], message: 'missing: its section was replaced by a single value' };
+    } else {
+      const colon = line.indexOf(': ');
+      if (colon === -1) issue = { path: ROOT, message: line };
+      else {
+        const path = line.slice(0, colon);
+        let message = line.slice(colon + 2);
+        const at = message.lastIndexOf(': value was ');
+        if (at !== -1) message = `${message.slice(0, at)} (got ${message.slice(at + ': value was '.length)})`;
+        issue = { path, message };
+      }
+    }
+    const key = `${issue.path}\0${issue.message}`;
+    if (!seen.has(key)) out.push(issue);
+    seen.add(key);
+  }
+  return out;
+}
+
+/** `gateway.foo.bar` undeclared → the issue belongs at `gateway.foo`, the first unknown key. */
+function undeclaredKey(dotted: string, schema: SchemaNode): ConfigIssue {
+  const parts = dotted.split('.');
+  let node: SchemaNode = schema;
+  let path = ROOT;
+  for (const part of parts) {
+    const child = node[part];
+    path = childPath(path, part);
+    if (!isSection(child)) return child === undefined ? unknownKey(path, part, Object.keys(node)) : { path, message: 'unknown key' };
+    node = child;
+  }
+  return { path, message: 'unknown key' };
+}
+
+function crossChecks(s: Settings): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const { influx } = s.sinks;
+  // A sink is on when its URL is set; then the rest of what it needs must be there too.
+  if (influx.url !== '') {
+    for (const key of ['org', 'bucket'] as const) {
+      if (influx[key] === '') issues.push({ path: `sinks.influx.${key}`, message: 'must be set when sinks.influx.url is set' });
+    }
+  }
+  return issues;
+}
+
+/** Tag values are strings on the wire; numbers and booleans written in YAML are stringified. */
+function gatewayTags(tags: Record<string, unknown>, issues: ConfigIssue[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isMapping(tags)) return out;
+  for (const [key, value] of Object.entries(tags)) {
+    const path = childPath('gateway.tags', key);
+    if (key === '') issues.push({ path, message: 'a tag name must not be empty' });
+    else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[key] = String(value);
+    else issues.push({ path, message: `a tag value must be text, a number or true/false (got ${describeValue(value)})` });
+  }
+  issues.push(...reservedTagIssues(out, 'gateway.tags'));
+  return out;
+}

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { envPinnedSettings } from '../../../config/index.js';
+import { doc, issues, ok } from './helpers.js';
+
+describe('settings', () => {
+  it('fills the documented defaults and falls back to the gateway id for the site', () => {
+    expect(ok(doc()).settings).toEqual({
+      gateway: { id: 'gw-1', site: 'gw-1', tags: {} },
+      buffer: { path: './data/buffer.db' },
+      sinks: { influx: { url: '', token: '', org: '', bucket: '' }, postgres: { url: '', schema: 'edge' } },
+      http: { host: '127.0.0.1', port: 8080 },
+      log: { level: 'info' },
+    });
+  });
+
+  it('requires a gateway id: a fleet cannot tell boxes apart by hostname defaults', () => {
+    expect(issues({})).toEqual(['gateway.id: must be set (in the file or with EDGE_GATEWAY_ID)']);
+    expect(issues({ gateway: { id: 'gw/1' } })[0]).toMatch(/^gateway\.id: must start with a letter or digit/);
+  });
+
+  it('stringifies gateway tag values and rejects nested ones at their path', () => {
+    expect(ok(doc({ gateway: { id: 'g', tags: { zone: 3, pumped: true, region: 'maule' } } })).settings.gateway.tags).toEqual({
+      zone: '3',
+      pumped: 'true',
+      region: 'maule',
+    });
+    expect(issues(doc({ gateway: { id: 'g', tags: { a: { b: 1 } } } }))).toEqual([
+      'gateway.tags.a: a tag value must be text, a number or true/false (got a mapping)',
+    ]);
+    expect(issues(doc({ gateway: { id: 'g', tags: 'x' } }))).toEqual(['gateway.tags: must be a mapping (got "x")']);
+  });
+
+  it('enables a sink by its url, and then requires what it needs', () => {
+    const base = { gateway: { id: 'g' } };
+    expect(issues({ ...base, sinks: { influx: { url: 'https://influx.ops:8086' } } })).toEqual([
+      'sinks.influx.org: must be set when sinks.influx.url is set',
+      'sinks.influx.bucket: must be set when sinks.influx.url is set',
+    ]);
+    expect(issues({ ...base, sinks: { influx: { url: 'influx.ops:8086', org: 'o', bucket: 'b' } } })).toEqual([
+      'sinks.influx.url: must start with http:// or https:// (got "influx.ops:8086")',
+    ]);
+    const config = ok({ ...base, sinks: { postgres: { url: 'postgres://edge@db/telemetry' } } });
+    expect(config.settings.sinks.postgres).toEqual({ url: 'postgres://edge@db/telemetry', schema: 'edge' });
+  });
+
+  it('never echoes a sensitive value in an error', () => {
+    const lines = issues(doc({ sinks: { postgres: { url: 'mysql://edge:hunter2@db/x' } } }));
+    expect(lines).toEqual(['sinks.postgres.url: must start with postgres:// or postgresql://']);
+  });
+
+  it('checks the postgres schema as an SQL identifier and the port range', () => {
+    expect(issues(doc({ sinks: { postgres: { schema: 'edge; drop' } }, http: { port: 70000 } })).sort()).toEqual([
+      'http.port: must be a port number, 0 to 65535 (got 70000)',
+      'sinks.postgres.schema: must be a lower-case SQL identifier (a-z, 0-9, _; not starting with a digit) (got "edge; drop")',
+    ]);
+  });
+
+  it('reports unknown keys at their own path, with a hint for a typo', () => {
+    expect(issues(doc({ gateway: { id: 'g', sitee: 'x' }, http: { extra: { deep: 1 } }, log: { levle: 'debug' } })).sort()).toEqual([
+      "gateway.sitee: unknown key (did you mean 'site'?)",
+      'http.extra: unknown key',
+      "log.levle: unknown key (did you mean 'level'?)",
+    ]);
+  });
+
+  it('reports a scalar where a section belongs (and the reverse), and takes an empty section as absent', () => {
+    expect(issues(doc({ buffer: '/var/lib/buffer.db' }))).toEqual(['buffer: must be a mapping (got "/var/lib/buffer.db")']);
+    expect(issues(doc({ http: { port: { number: 80 } } }))).toEqual(['http.port: must be a single value, not a mapping']);
+    expect(issues(doc({ sinks: { influx: { token: null } } }))).toEqual(["sinks.influx.token: has no value (write '' or leave the key out)"]);
+    expect(ok(doc({ sinks: null, log: null })).settings.log.level).toBe('info');
+  });
+});
+
+describe('bootstrap keys from the environment', () => {
+  const file = { gateway: { id: 'from-file' }, buffer: { path: '/file.db' }, http: { host: '0.0.0.0', port: 9000 }, log: { level: 'warn' } };
+
+  it('override the file for exactly the bootstrap keys', () => {
+    const env = { EDGE_GATEWAY_ID: 'from-env', EDGE_BUFFER_PATH: '/env.db', EDGE_LOG_LEVEL: 'debug', EDGE_HTTP_HOST: '10.0.0.1', EDGE_HTTP_PORT: '9100' };
+    const s = ok(file, env).settings;
+    expect(s.gateway.id).toBe('from-env');
+    expect(s.buffer.path).toBe('/env.db');
+    expect(s.log.level).toBe('debug');
+    expect(s.http).toEqual({ host: '10.0.0.1', port: 9100 });
+  });
+
+  it('leave the file alone when unset or empty', () => {
+    const s = ok(file, { EDGE_GATEWAY_ID: '', EDGE_LOG_LEVEL: undefined }).settings;
+    expect(s.gateway.id).toBe('from-file');
+    expect(s.log.level).toBe('warn');
+  });
+
+  it('do not exist for other keys (a secret comes in through ${VAR} instead)', () => {
+    const s = ok(doc(), { EDGE_SINKS_INFLUX_TOKEN: 't', EDGE_GATEWAY_SITE: 'x', NODE_ENV: 'production' }).settings;
+    expect(s.sinks.influx.token).toBe('');
+    expect(s.gateway.site).toBe('gw-1');
+  });
+
+  it('are listed as pinned, so a config push can refuse to change them', () => {
+    expect(envPinnedSettings({ EDGE_LOG_LEVEL: 'debug', EDGE_HTTP_PORT: '1', EDGE_GATEWAY_ID: '', PATH: '/bin' })).toEqual(['log.level', 'http.port']);
+    expect(envPinnedSettings({})).toEqual([]);
+  });
+
+  it('say which variable a bad value came from', () => {
+    expect(issues(file, { EDGE_LOG_LEVEL: 'LOUD' })).toEqual([
+      'log.level: must be one of fatal, error, warn, info, debug, trace, silent (got "LOUD") (set by EDGE_LOG_LEVEL)',
+    ]);
+    expect(issues(file, { EDGE_HTTP_PORT: '80abc' })).toEqual(['http.port: must be a port number, 0 to 65535 (got "80abc" from EDGE_HTTP_PORT)']);
+  });
+});
