@@ -1,0 +1,156 @@
+/**
+ * Register decoding and encoding: pure functions, no I/O.
+ *
+ * A Modbus register is a 16-bit word sent high byte first. Values wider than one register are
+ * spread over consecutive registers, and devices disagree on the order. The `order` letters name
+ * the bytes of the value as they arrive on the wire, A being the most significant byte:
+ *
+ * | order | 32-bit wire bytes (registers) | 64-bit wire bytes (registers)   | 16-bit  | what the device does |
+ * |-------|-------------------------------|---------------------------------|---------|------------------------------|
+ * | ABCD  | A B · C D                     | A B · C D · E F · G H           | A B     | big-endian (Modbus standard) |
+ * | CDAB  | C D · A B                     | G H · E F · C D · A B           | A B     | registers reversed           |
+ * | BADC  | B A · D C                     | B A · D C · F E · H G           | B A     | bytes swapped in each register |
+ * | DCBA  | D C · B A                     | H G · F E · D C · B A           | B A     | little-endian (full reversal) |
+ *
+ * For 64-bit values A..H name the eight bytes, A most significant. CDAB reverses the order of all
+ * four registers (not just the two halves), so DCBA is always CDAB and BADC combined.
+ *
+ * Example: float32 123.456 is 0x42F6E979, so ABCD arrives as registers [0x42F6, 0xE979], CDAB as
+ * [0xE979, 0x42F6], BADC as [0xF642, 0x79E9] and DCBA as [0x79E9, 0xF642].
+ *
+ * 64-bit integers become JS numbers: exact up to 2^53 (9 007 199 254 740 992); beyond that the
+ * nearest double is returned (a counter of that size loses its last digits, it is not wrapped).
+ */
+import type { ByteOrder, ModbusType } from '../../config/types.js';
+
+const WORDS: Record<ModbusType, number> = {
+  bool: 1,
+  int16: 1,
+  uint16: 1,
+  int32: 2,
+  uint32: 2,
+  float32: 2,
+  int64: 4,
+  uint64: 4,
+  float64: 4,
+};
+
+/** How many 16-bit registers a value of this type occupies. */
+export function registerCount(type: ModbusType): number {
+  return WORDS[type];
+}
+
+const SWAPS_BYTES: Record<ByteOrder, boolean> = { ABCD: false, CDAB: false, BADC: true, DCBA: true };
+const REVERSES_REGISTERS: Record<ByteOrder, boolean> = { ABCD: false, CDAB: true, BADC: false, DCBA: true };
+
+/**
+ * Moves between wire order and big-endian order. Reversing the registers and swapping the bytes
+ * are each their own inverse and commute, so the same function decodes and encodes.
+ */
+function reorder(words: readonly number[], order: ByteOrder): number[] {
+  const swap = SWAPS_BYTES[order];
+  const ordered = REVERSES_REGISTERS[order] ? [...words].reverse() : [...words];
+  return ordered.map((w) => {
+    const word = w & 0xffff;
+    return swap ? ((word & 0xff) << 8) | (word >>> 8) : word;
+  });
+}
+
+function bigEndianView(words: readonly number[]): DataView {
+  const view = new DataView(new ArrayBuffer(words.length * 2));
+  words.forEach((w, i) => view.setUint16(i * 2, w, false));
+  return view;
+}
+
+/**
+ * Decodes the registers of one value. `words` may be longer than the type needs (the rest is
+ * ignored); shorter is a programming error and throws a RangeError.
+ * A `bool` held in a register is true when the register is not zero.
+ */
+export function decodeRegisters(words: readonly number[], type: ModbusType, order: ByteOrder = 'ABCD'): number | boolean {
+  const n = registerCount(type);
+  if (words.length < n) throw new RangeError(`${type} needs ${n} registers, got ${words.length}`);
+  const view = bigEndianView(reorder(words.slice(0, n), order));
+  switch (type) {
+    case 'bool':
+      return view.getUint16(0) !== 0;
+    case 'int16':
+      return view.getInt16(0);
+    case 'uint16':
+      return view.getUint16(0);
+    case 'int32':
+      return view.getInt32(0);
+    case 'uint32':
+      return view.getUint32(0);
+    case 'float32':
+      return view.getFloat32(0);
+    case 'int64':
+      return Number(view.getBigInt64(0));
+    case 'uint64':
+      return Number(view.getBigUint64(0));
+    case 'float64':
+      return view.getFloat64(0);
+  }
+}
+
+/**
+ * A coil or discrete input is one bit whatever the configured type: `bool` gives true/false,
+ * any numeric type gives 1/0 (handy for scale or map transforms).
+ */
+export function decodeBit(bit: boolean, type: ModbusType): number | boolean {
+  return type === 'bool' ? bit : bit ? 1 : 0;
+}
+
+const INT_RANGES: Partial<Record<ModbusType, readonly [bigint, bigint]>> = {
+  int16: [-(2n ** 15n), 2n ** 15n - 1n],
+  uint16: [0n, 2n ** 16n - 1n],
+  int32: [-(2n ** 31n), 2n ** 31n - 1n],
+  uint32: [0n, 2n ** 32n - 1n],
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  uint64: [0n, 2n ** 64n - 1n],
+};
+
+function toInteger(value: number | bigint, type: ModbusType): bigint {
+  if (typeof value === 'number' && !Number.isInteger(value)) throw new RangeError(`${type} needs an integer, got ${value}`);
+  const big = BigInt(value);
+  const range = INT_RANGES[type];
+  if (range && (big < range[0] || big > range[1])) throw new RangeError(`${value} is out of range for ${type}`);
+  return big;
+}
+
+/**
+ * The inverse of `decodeRegisters`: the registers a device would send for `value`. Used by the
+ * simulator and the tests. Integers must be integral and in range (a RangeError otherwise);
+ * 64-bit integers may be given as bigint to be exact beyond 2^53; floats are rounded to the type.
+ */
+export function encodeValue(value: number | bigint | boolean, type: ModbusType, order: ByteOrder = 'ABCD'): number[] {
+  const n = registerCount(type);
+  const view = new DataView(new ArrayBuffer(n * 2));
+  if (type === 'bool') {
+    view.setUint16(0, value === true || (typeof value !== 'boolean' && value !== 0 && value !== 0n) ? 1 : 0);
+  } else {
+    const v = typeof value === 'boolean' ? Number(value) : value;
+    switch (type) {
+      case 'float32':
+        view.setFloat32(0, Number(v));
+        break;
+      case 'float64':
+        view.setFloat64(0, Number(v));
+        break;
+      case 'int16':
+      case 'uint16':
+        view.setUint16(0, Number(BigInt.asUintN(16, toInteger(v, type))));
+        break;
+      case 'int32':
+      case 'uint32':
+        view.setUint32(0, Number(BigInt.asUintN(32, toInteger(v, type))));
+        break;
+      case 'int64':
+      case 'uint64':
+        view.setBigUint64(0, BigInt.asUintN(64, toInteger(v, type)));
+        break;
+    }
+  }
+  const words = Array.from({ length: n }, (_, i) => view.getUint16(i * 2));
+  return reorder(words, order);
+}
