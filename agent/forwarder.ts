@@ -49,6 +49,7 @@ export class Forwarder {
   private batchSize: number;
   private loop: Promise<void> | undefined;
   private stopping = new AbortController();
+  private draining = false;
   private waker: AbortController | undefined;
 
   constructor(opts: ForwarderOptions) {
@@ -73,12 +74,13 @@ export class Forwarder {
   }
 
   /**
-   * Stops after the write in flight, waiting at most `graceMs` for it. A write cut off by the
-   * deadline is simply not acknowledged: its rows stay in the buffer for the next start.
+   * Drains what is buffered for up to `graceMs` (stopping at the first failure: no back-off
+   * waits during shutdown), then stops. A write cut off by the deadline is simply not
+   * acknowledged: its rows stay in the buffer for the next start.
    */
   async stop(graceMs = 5000): Promise<void> {
     if (this.loop === undefined) return;
-    this.stopping.abort();
+    this.draining = true;
     this.waker?.abort();
     const loop = this.loop;
     this.loop = undefined;
@@ -88,6 +90,8 @@ export class Forwarder {
     });
     await Promise.race([loop, deadline]);
     clearTimeout(timer);
+    this.stopping.abort();
+    this.draining = false;
   }
 
   private async run(): Promise<void> {
@@ -102,6 +106,8 @@ export class Forwarder {
         next = { delay: this.backoff.next(), wakeable: false };
       }
       if (signal.aborted) break;
+      // Shutting down: go on only while there is a backlog and the sink takes it.
+      if (this.draining && next.delay > 0) break;
       if (next.delay > 0) await this.wait(next.delay, next.wakeable);
     }
   }

@@ -1,4 +1,6 @@
-import FakeTimers, { type InstalledClock } from '@sinonjs/fake-timers';
+import * as FakeTimers from '@sinonjs/fake-timers';
+
+type InstalledClock = ReturnType<typeof FakeTimers.install>;
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../../agent/clock.js';
 import { DeviceScheduler, nextAlignedTick } from '../../../agent/scheduler.js';

@@ -1,0 +1,106 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { collect, runCli, startCli, waitForOutput } from '../helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'edge-cli-'));
+const file = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+describe('edge-agent validate', () => {
+  it('accepts the demo config with a one-line summary', async () => {
+    const r = await runCli(['validate', '--demo']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/demo\.yaml: ok, 1 device, \d+ points$/);
+  });
+
+  it('lists every error of a broken file with its path and exits 1', async () => {
+    const broken = file(
+      'broken.yaml',
+      `gateway: { id: gw-1, colour: red }
+buffer: { path: ${join(dir, 'b.db')} }
+templates:
+  meter:
+    points:
+      flow: { register: holding, address: 0, type: float33 }
+devices:
+  - id: pump-1
+    driver: modbus
+    connection: { protocol: tcp, host: 127.0.0.1, port: 70000 }
+    every: 10 seconds
+    template: meter
+  - id: pump-2
+    driver: modbus
+    connection: { protocol: tcp, host: 127.0.0.1 }
+    every: 1s
+    template: nope
+    points:
+      level: { register: holding, type: int16 }
+`,
+    );
+    const r = await runCli(['validate', '--config', broken]);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.split('\n');
+    const has = (re: RegExp) => expect(lines.some((l) => re.test(l)), `expected a line matching ${re} in:\n${r.stderr}`).toBe(true);
+    has(/gateway\.colour: /);
+    has(/templates\.meter\.points\.flow\.type: /);
+    has(/devices\[0\]\.connection\.port: /);
+    has(/devices\[0\]\.every: .*invalid duration/);
+    has(/devices\[1\]\.template: .*nope/);
+    has(/devices\[1\]\.points\.level\.address: /);
+    expect(r.stdout).toBe('');
+  });
+
+  it('reads JSON with the same schema', async () => {
+    const json = file(
+      'ok.json',
+      JSON.stringify({
+        gateway: { id: 'gw-json' },
+        devices: [{ id: 'm1', driver: 'modbus', connection: { protocol: 'tcp', host: '127.0.0.1' }, every: '5s', points: { a: { register: 'input', address: 3, type: 'int16' } } }],
+      }),
+    );
+    const r = await runCli(['validate', '--config', json]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/1 device, 1 point$/m);
+  });
+
+  it('explains usage errors with exit 2, and has --help on each command', async () => {
+    const r = await runCli(['validate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/missing --config FILE/);
+    const h = await runCli(['run', '--help']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/Usage: edge-agent run/);
+    const v = await runCli(['validate', '--help']);
+    expect(v.stdout).toMatch(/Usage: edge-agent validate/);
+    const u = await runCli(['frobnicate']);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+
+  it('refuses to run an invalid config before any I/O', async () => {
+    const bad = file('bad.yaml', `gateway: { id: gw-1 }\nbuffer: { path: ${join(dir, 'never', 'b.db')} }\nlog: { level: loud }\n`);
+    const r = await runCli(['run', '--config', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/EDGE_CONFIG_INVALID/);
+    expect(r.stderr).toMatch(/log\.level: /);
+  });
+});
+
+describe('edge-agent run --demo', () => {
+  it('polls the simulated pump, prints points, and exits 0 on SIGTERM', async () => {
+    const child = startCli(['run', '--demo'], { EDGE_BUFFER_PATH: join(dir, 'demo', 'buffer.db'), EDGE_LOG_LEVEL: 'info' });
+    const exited = collect(child, 30_000);
+    const out = await waitForOutput(child, /pump-1\/flow .*m3\/h/, 20_000);
+    expect(out).toMatch(/"msg":"agent started"/);
+    child.kill('SIGTERM');
+    const r = await exited;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/"msg":"agent stopped"/);
+  });
+});
