@@ -10,6 +10,7 @@ import type { Point } from '../../buffer/types.js';
 import { InfluxSink } from '../../sinks/influx.js';
 import { SinkError } from '../../sinks/types.js';
 import { freePort, VictoriaMetrics } from '../helpers/victoria.js';
+import { rejection } from '../helpers/sink-error.js';
 
 const T0 = Date.now() - 60_000 - (Date.now() % 1000) + 123; // recent (inside retention), with milliseconds
 
@@ -26,14 +27,6 @@ function point(measurement: string, i: number, value: Point['value'], extra: Par
   };
 }
 
-async function rejection(p: Promise<unknown>): Promise<SinkError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(SinkError);
-  return err as SinkError;
-}
 
 const sinks: InfluxSink[] = [];
 function influx(url: string, extra: { timeoutMs?: number } = {}): InfluxSink {

@@ -5,10 +5,11 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Point } from '../../buffer/types.js';
 import { PostgresSink, type PostgresSinkOptions } from '../../sinks/postgres.js';
-import { SinkError, type SinkCatalog } from '../../sinks/types.js';
+import type { SinkCatalog } from '../../sinks/types.js';
 import { createTestSchema, refusedUrl, type TestSchema } from '../helpers/postgres.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { freePort } from '../helpers/victoria.js';
+import { rejection } from '../helpers/sink-error.js';
 
 const T0 = Date.UTC(2024, 4, 1, 12, 0, 0, 123);
 
@@ -26,14 +27,6 @@ function point(i: number, value: Point['value'], extra: Partial<Point> = {}): Po
   };
 }
 
-async function rejection(p: Promise<unknown>): Promise<SinkError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(SinkError);
-  return err as SinkError;
-}
 
 let db: TestSchema;
 const sinks: PostgresSink[] = [];
