@@ -69,13 +69,15 @@ export class DeviceScheduler {
     await this.running;
   }
 
-  private armEvery(everyMs: number): void {
+  private armEvery(everyMs: number, after?: number): void {
     const now = this.opts.clock.now();
-    const at = nextAlignedTick(now, everyMs);
+    // Timers may fire a millisecond early: the next tick is always after the one that just fired,
+    // or an early timer re-arms for the same tick and polls twice.
+    const at = nextAlignedTick(Math.max(now, after ?? now), everyMs);
     this.timer = this.opts.clock.setTimeout(() => {
       if (!this.started) return;
       // Re-arm from the clock, not from `at`, so a suspended process does not fire a burst of ticks.
-      this.armEvery(everyMs);
+      this.armEvery(everyMs, at);
       this.tick(at);
     }, at - now);
   }

@@ -66,6 +66,23 @@ describe('DeviceScheduler', () => {
     expect(s.polls + s.overruns).toBe(10);
   });
 
+  it('a timer that fires a millisecond early does not poll the same tick twice', async () => {
+    // Node may run a timer up to 1 ms before its time; the real clock did, on a loaded machine.
+    const early: Clock = { ...clock, setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms - 1)) };
+    const at: number[] = [];
+    const s = new DeviceScheduler({ schedule: { kind: 'every', everyMs: 500 }, clock: early, poll: async ({ scheduledAt }) => void at.push(scheduledAt) });
+    s.start();
+    await fake.tickAsync(2_000);
+    await s.stop();
+    expect(at.map((t) => new Date(t).toISOString())).toEqual([
+      '2026-11-23T10:00:03.500Z',
+      '2026-11-23T10:00:04.000Z',
+      '2026-11-23T10:00:04.500Z',
+      '2026-11-23T10:00:05.000Z',
+    ]);
+    expect(s.overruns).toBe(0);
+  });
+
   it('runs cron schedules through node-schedule', async () => {
     const at: string[] = [];
     const s = new DeviceScheduler({ schedule: { kind: 'cron', cron: '*/5 * * * *' }, clock, poll: async ({ scheduledAt }) => void at.push(new Date(scheduledAt).toISOString()) });
