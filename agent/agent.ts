@@ -1,20 +1,32 @@
 /**
  * The composition root: the only place that wires rooms together.
- * Start order: buffer → sinks → pipeline → drivers (and simulators) → schedules.
+ * Start order: buffer → sinks → pipeline → drivers (and simulators) → schedules → HTTP → systemd READY.
  * Stop order: the reverse; every close is bounded, so a hung peer cannot hold the process.
  */
 import type { Point } from '../buffer/types.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { agentBufferOptions } from './buffer-commands.js';
+import { ClockGuard } from './clock-sanity-guard.js';
+import { ClockSanity, systemClockSources, type ClockSources } from './clock-sanity.js';
+import { deliveryCounters, type DeliveryCounters } from './delivery-counters.js';
 import type { AgentConfig, ResolvedDevice } from '../config/types.js';
 import { WellPumpSimulator } from '../drivers/modbus/simulator.js';
 import type { Reading } from '../drivers/types.js';
 import type { Sink } from '../sinks/types.js';
 import { Backoff } from './backoff.js';
 import { sleep, systemClock, type Clock } from './clock.js';
+import { ModbusBusRegistry } from '../drivers/modbus/bus-registry.js';
 import { createDriver } from './drivers.js';
+import { PushDevices } from './push-devices.js';
+import { isPolled } from './push-runner.js';
 import { DeviceRunner } from './device-runner.js';
 import { Forwarder } from './forwarder.js';
+import { HttpServer } from './http.js';
+import { packageVersion } from './http-static.js';
 import type { Logger } from './logger.js';
+import { silentNotifier, type SystemdEnvironment } from './notify.js';
+import { noAlerts, type AgentPhase, type AlertSource } from './status.js';
+import { progressOf, ProgressMonitor, Watchdog } from './watchdog.js';
 import { Pipeline } from './pipeline.js';
 import { createSinks, toSinkCatalog } from './sinks.js';
 
@@ -22,11 +34,21 @@ export interface AgentOptions {
   config: AgentConfig;
   logger: Logger;
   clock?: Clock;
+  /** Wall and monotonic clock sources for the clock sanity check (tests drive them). */
+  clockSources?: ClockSources;
   /** Override sink construction (tests); defaults to the sinks the settings enable. */
   sinks?: Sink[];
   forwarder?: { batchSize?: number; idleMs?: number; backoff?: { initialMs: number; maxMs: number } };
   /** How long stop() waits for each stage. */
   stopGraceMs?: number;
+  /** Only the polled devices (`run --once`): no embedded broker, no MQTT or streaming serial devices. */
+  polledOnly?: boolean;
+  /** Serve /health, /ready, /metrics, /status and the status page on settings.http (the CLI does); `retryMs`: how often a failed listen is retried (30 s). */
+  http?: boolean | { retryMs?: number };
+  /** systemd's notify socket and watchdog (the CLI passes systemdFromEnv's); none by default. */
+  systemd?: SystemdEnvironment;
+  /** How long a poll may stay in flight, and a backlog wait without a delivery attempt, before the agent counts as stalled. */
+  stall?: { pollMs?: number; deliveryMs?: number };
 }
 
 export class Agent {
@@ -34,10 +56,22 @@ export class Agent {
   readonly pipeline: Pipeline;
   readonly runners = new Map<string, DeviceRunner>();
   readonly forwarders: Forwarder[] = [];
+  /** The embedded MQTT broker and the devices that push readings (MQTT, streaming serial). */
+  readonly push: PushDevices;
+  /** Active alerts for /status, /metrics and the status page; the local alert engine (issue 5) sets it. */
+  alerts: AlertSource = noAlerts;
+  /** Whether the poll and delivery loops make progress (/health, the systemd watchdog). */
+  readonly progress: ProgressMonitor;
+  private http: HttpServer | undefined;
+  private watchdog: Watchdog | undefined;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly opts: AgentOptions;
+  /** Modbus RTU buses, one per serial port or device server, shared by the devices on it (closed by the last one). */
+  private readonly buses: ModbusBusRegistry;
   private buffer: SqliteBuffer | undefined;
+  /** Between pipeline and buffer: points read before the wall clock is trusted are held or flagged. */
+  private clockGuard: { sanity: ClockSanity; guard: ClockGuard } | undefined;
   private sinks: Sink[] = [];
   private simulators: WellPumpSimulator[] = [];
   private catalogSync: AbortController | undefined;
@@ -51,16 +85,39 @@ export class Agent {
     this.pipeline = new Pipeline({
       append: (points: Point[]) => {
         if (this.buffer === undefined) throw new Error('buffer is not open');
-        return this.buffer.append(points);
+        return (this.clockGuard?.guard ?? this.buffer).append(points);
       },
     });
     this.pipeline.onPoints(() => {
       for (const f of this.forwarders) f.wake();
     });
+    this.push = new PushDevices({ config: this.config, pipeline: this.pipeline, clock: this.clock, logger: this.log });
+    this.buses = new ModbusBusRegistry({ clock: this.clock, logger: this.log.child({ component: 'modbus-bus' }) });
+    this.progress = new ProgressMonitor({
+      sources: progressOf(this),
+      // systemd's WatchdogSec bounds one poll too; keep device timeouts well below it.
+      pollStallMs: opts.stall?.pollMs ?? opts.systemd?.watchdogMs ?? 60_000,
+      // Longer than the longest back-off wait (2 min) plus a write: a sink that is down is not a stall.
+      deliveryStallMs: opts.stall?.deliveryMs ?? 600_000,
+    });
   }
 
   get running(): boolean {
     return this.state === 'running';
+  }
+
+  get phase(): AgentPhase {
+    return this.state;
+  }
+
+  /** What the buffer holds; undefined while it is not open. */
+  bufferStats(): ReturnType<SqliteBuffer['stats']> | undefined {
+    return this.buffer?.stats();
+  }
+
+  /** Per-sink sent/failed/dropped/dead-lettered/lag, buffer and clock figures (delivery-counters.ts); undefined while the buffer is not open. */
+  deliveryCounters(): DeliveryCounters | undefined {
+    return this.buffer === undefined ? undefined : deliveryCounters(this.buffer, this.forwarders, this.clock.now(), this.clockGuard);
   }
 
   async start(): Promise<void> {
@@ -69,7 +126,11 @@ export class Agent {
     const { settings } = this.config;
     try {
       this.sinks = this.opts.sinks ?? createSinks(settings, this.log);
-      this.buffer = new SqliteBuffer({ path: settings.buffer.path, sinks: this.sinks.map((s) => s.name) });
+      this.buffer = new SqliteBuffer(agentBufferOptions(settings, this.sinks.map((s) => s.name), this.log));
+      const clockLog = this.log.child({ component: 'clock' });
+      const sanity = new ClockSanity({ sources: this.opts.clockSources ?? systemClockSources(), logger: clockLog });
+      this.clockGuard = { sanity, guard: new ClockGuard({ sanity, buffer: this.buffer, mode: settings.buffer.untrustedClock, logger: clockLog }) };
+      this.clockGuard.guard.start(this.clock);
       this.log.info({ path: settings.buffer.path, sinks: this.sinks.map((s) => s.name) }, 'buffer open');
       for (const sink of this.sinks) {
         await sink.start();
@@ -93,8 +154,12 @@ export class Agent {
         this.simulators.push(s);
         this.log.info({ simulator: sim.type, host: sim.host, port: s.port }, 'simulator listening');
       }
+      // The embedded broker exists before the devices (MQTT devices subscribe in-process) and listens after them.
+      if (!this.opts.polledOnly) await this.push.prepare();
       for (const device of this.config.devices) await this.startDevice(device);
+      if (!this.opts.polledOnly) await this.push.listen();
       this.state = 'running';
+      await this.startSurface();
       this.log.info(
         { devices: this.config.devices.length, points: this.config.devices.reduce((n, d) => n + d.points.length, 0), source: this.config.source },
         'agent started',
@@ -122,7 +187,13 @@ export class Agent {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.state = 'stopping';
     const grace = this.opts.stopGraceMs ?? 5000;
+    // STOPPING=1 at once; HTTP goes first (the reverse of the start order).
+    const toldSystemd = this.watchdog?.stop();
+    this.watchdog = undefined;
+    if (this.http !== undefined) await this.bounded('http', this.http.stop(), grace);
+    this.http = undefined;
     this.catalogSync?.abort();
+    await this.push.stop((what, p) => this.bounded(what, p, grace));
     // Polls first: a poll in flight finishes and its readings are committed to the buffer.
     await Promise.all([...this.runners.values()].map((r) => this.bounded(`device ${r.device.id}`, r.stop(), grace)));
     this.runners.clear();
@@ -132,15 +203,49 @@ export class Agent {
     await Promise.all(this.forwarders.map((f) => f.stop(grace)));
     this.forwarders.length = 0;
     await Promise.all(this.sinks.map((s) => this.bounded(`sink ${s.name}`, s.stop(), grace)));
+    this.clockGuard?.guard.stop();
+    this.clockGuard = undefined;
     this.buffer?.close();
     this.buffer = undefined;
+    if (toldSystemd !== undefined) await this.bounded('systemd notify', toldSystemd, grace);
     this.state = 'stopped';
     this.log.info('agent stopped');
   }
 
+  /**
+   * HTTP, then READY=1 and the watchdog: the last things up, the first ones down. A port that
+   * is taken is logged and retried by the server; it does not stop the agent.
+   */
+  private async startSurface(): Promise<void> {
+    if (!this.opts.http && this.opts.systemd === undefined) return;
+    if (this.opts.http) {
+      const { host, port, token } = this.config.settings.http;
+      const logger = this.log.child({ component: 'http' });
+      const retryMs = typeof this.opts.http === 'object' ? this.opts.http.retryMs : undefined;
+      this.http = new HttpServer({ host, port, token, view: this, monitor: this.progress, version: packageVersion(), logger, clock: this.clock, retryMs });
+      await this.http.start();
+    }
+    this.watchdog = new Watchdog({
+      monitor: this.progress,
+      notifier: this.opts.systemd?.notifier ?? silentNotifier,
+      watchdogMs: this.opts.systemd?.watchdogMs,
+      clock: this.clock,
+      logger: this.log.child({ component: 'watchdog' }),
+      describe: () => {
+        const sinks = this.forwarders.map((f) => f.name);
+        return `polling ${this.runners.size} device${this.runners.size === 1 ? '' : 's'}; ${sinks.length === 0 ? 'no sink' : `sinks: ${sinks.join(', ')}`}`;
+      },
+    });
+    this.watchdog.ready();
+  }
+
   private async startDevice(device: ResolvedDevice): Promise<void> {
+    if (!isPolled(device)) {
+      if (!this.opts.polledOnly) await this.push.start(device);
+      return;
+    }
     const log = this.log.child({ component: 'device', device: device.id });
-    const driver = createDriver(device, { clock: this.clock, logger: log });
+    const driver = createDriver(device, { clock: this.clock, logger: log, buses: this.buses });
     const runner = new DeviceRunner(device, driver, this.pipeline, this.clock, log);
     this.runners.set(device.id, runner);
     await runner.start();

@@ -6,11 +6,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { pino } from 'pino';
 import { ConfigError, checkConfig, loadConfig, summarize } from '../config/index.js';
 import type { AgentConfig } from '../config/types.js';
 import { Agent } from './agent.js';
+import { BUFFER_SUBCOMMANDS, bufferCommand } from './buffer-commands.js';
 import { createLogger, type Logger } from './logger.js';
-import { formatPoint, formatReading } from './print.js';
+import { systemdFromEnv } from './notify.js';
+import { formatOnce, formatPoint } from './print.js';
+import { probeCommand } from './probe.js';
+import { transformReading } from './transform.js';
 
 const HELP: Record<string, string> = {
   main: `edge-agent — reads Modbus devices, transforms and buffers readings, forwards them to InfluxDB and PostgreSQL.
@@ -20,6 +25,8 @@ Usage: edge-agent <command> [options]
 Commands:
   run        run the agent (polling, buffering, forwarding) until SIGTERM/SIGINT
   validate   check a configuration file and list every error with its path
+  buffer     the store-and-forward buffer: stats (how far behind each sink is), dead-letters, replay
+  probe      look at one device for commissioning: probe modbus, serial, mqtt (see 'edge-agent probe --help')
 
 Run 'edge-agent <command> --help' for a command's options.
 Options: --help, --version`,
@@ -46,10 +53,31 @@ Options:
   -c, --config FILE   configuration file (YAML or JSON)
       --demo          check the built-in demo config
   -h, --help          this text`,
+  buffer: `Usage: edge-agent buffer <stats | dead-letters | replay> (--config FILE | --demo) [options]
+
+Looks into the store-and-forward buffer named by buffer.path in the config (EDGE_BUFFER_PATH
+overrides it). Safe while the agent runs: stats and dead-letters only read.
+
+  stats          points buffered and the bound; per sink: how many points it is behind, the age of
+                 the oldest point waiting, points dropped, dead letters
+  dead-letters   points a sink rejected as invalid, with the sink's error (newest last)
+  replay         moves dead letters back so the agent delivers them again, each to its own sink
+
+Options:
+  -c, --config FILE   configuration file (YAML or JSON)
+      --json          machine-readable output
+      --sink NAME     only this sink (influx, postgres)
+      --id N          only this dead letter (repeatable; dead-letters and replay)
+      --limit N       list at most N dead letters (default 50)
+  -h, --help          this text`,
 };
 
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
+  json: { type: 'boolean' },
+  sink: { type: 'string' },
+  id: { type: 'string', multiple: true },
+  limit: { type: 'string' },
   demo: { type: 'boolean' },
   print: { type: 'boolean' },
   once: { type: 'boolean' },
@@ -60,6 +88,8 @@ const OPTIONS = {
 class UsageError extends Error {}
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // probe has its own options per kind (agent/probe.ts).
+  if (argv[0] === 'probe') return probeCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -81,6 +111,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     console.log(HELP[command]);
     return 0;
   }
+  if (command === 'buffer') return bufferSubcommand(positionals.slice(1), values, env);
   if (positionals.length > 1) return usage(`unexpected argument '${positionals[1]}'`);
   try {
     const file = configFile(values);
@@ -88,6 +119,29 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return await run(file, env, { demo: values.demo === true, print: values.print === true || values.demo === true, once: values.once === true });
   } catch (err) {
     if (err instanceof UsageError) return usage(err.message, command);
+    throw err;
+  }
+}
+
+function bufferSubcommand(
+  args: string[],
+  values: { config?: string; demo?: boolean; json?: boolean; sink?: string; id?: string[]; limit?: string },
+  env: NodeJS.ProcessEnv,
+): number {
+  const [sub, extra] = args;
+  if (sub === undefined || !(BUFFER_SUBCOMMANDS as readonly string[]).includes(sub)) {
+    return usage(sub === undefined ? 'missing buffer command (stats, dead-letters or replay)' : `unknown buffer command '${sub}'`, 'buffer');
+  }
+  if (extra !== undefined) return usage(`unexpected argument '${extra}'`, 'buffer');
+  const ids = (values.id ?? []).map(Number);
+  const limit = values.limit === undefined ? undefined : Number(values.limit);
+  if (ids.some((n) => !Number.isInteger(n) || n < 1)) return usage('--id takes a dead letter id (a whole number)', 'buffer');
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) return usage('--limit takes a whole number', 'buffer');
+  try {
+    const file = configFile(values);
+    return bufferCommand(sub, { file, env, json: values.json === true, sink: values.sink, ids: ids.length > 0 ? ids : undefined, limit });
+  } catch (err) {
+    if (err instanceof UsageError) return usage(err.message, 'buffer');
     throw err;
   }
 }
@@ -125,10 +179,15 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
   const logger = createLogger({
     level: opts.once ? 'warn' : config.settings.log.level,
     base: { gateway: config.settings.gateway.id },
+    // --once prints points on stdout for a person to read; its warnings go to stderr.
+    ...(opts.once ? { destination: pino.destination({ fd: 2, sync: true }) } : {}),
   });
   // --once writes nothing: no sinks, and a throw-away in-memory buffer.
   if (opts.once) config = { ...config, settings: { ...config.settings, buffer: { ...config.settings.buffer, path: ':memory:' } } };
-  const agent = new Agent({ config, logger, ...(opts.once ? { sinks: [] } : {}) });
+  // A running agent serves HTTP (settings.http) and, under systemd, says READY/WATCHDOG/STOPPING.
+  const service = { http: true, systemd: systemdFromEnv(env, process.pid, logger) };
+  // --once polls; MQTT and streaming serial devices (and the embedded broker) are left out.
+  const agent = new Agent({ config, logger, ...(opts.once ? { sinks: [], polledOnly: true } : service) });
   if (opts.once) return runOnce(agent, logger);
   if (opts.print) agent.pipeline.onPoints((points) => process.stdout.write(points.map(formatPoint).join('\n') + '\n'));
   if (opts.demo) logger.info({ config: file }, 'running the built-in demo config');
@@ -166,10 +225,13 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
 async function runOnce(agent: Agent, logger: Logger): Promise<number> {
   await agent.start();
   const results = await agent.pollAllOnce(new AbortController().signal);
+  // In config order, each point after its transforms (scale, range, map…), as it would be stored.
+  const order = agent.config.devices.map((d) => d.id);
+  results.sort((a, b) => order.indexOf(a.device.id) - order.indexOf(b.device.id));
   for (const { device, readings } of results) {
     for (const r of readings) {
       const point = device.points.find((p) => p.id === r.pointId);
-      if (point !== undefined) console.log(formatReading(device, point, r));
+      if (point !== undefined) console.log(formatOnce(device, point, r, transformReading(r, point)));
     }
   }
   await agent.stop();

@@ -3,7 +3,7 @@
  * never an exception that reaches the rest of the agent.
  */
 import type { Point } from '../buffer/types.js';
-import type { ResolvedDevice } from '../config/types.js';
+import type { PolledDevice } from '../config/types.js';
 import type { PolledDriver, Reading } from '../drivers/types.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
@@ -20,6 +20,13 @@ export interface DeviceHealth {
   overruns: number;
   pointsRead: number;
   pointsFailed: number;
+  /**
+   * When the poll in flight started (clock time); null between polls. The watchdog counts a poll
+   * that stays in flight too long as a hung poll loop (agent/watchdog.ts).
+   */
+  pollingSince: number | null;
+  /** Requests the last poll sent (Modbus: after coalescing, splits included); null when the driver does not count. */
+  requestsPerCycle: number | null;
 }
 
 export class DeviceRunner {
@@ -33,11 +40,13 @@ export class DeviceRunner {
     overruns: 0,
     pointsRead: 0,
     pointsFailed: 0,
+    pollingSince: null,
+    requestsPerCycle: null,
   };
   private readonly scheduler: DeviceScheduler;
 
   constructor(
-    readonly device: ResolvedDevice,
+    readonly device: PolledDevice,
     readonly driver: PolledDriver,
     private readonly pipeline: Pipeline,
     private readonly clock: Clock,
@@ -71,7 +80,13 @@ export class DeviceRunner {
   /** Reads every point once and stores what is reported. Also used by `run --once`. */
   async pollOnce(signal: AbortSignal, store = true): Promise<{ readings: Reading[]; points: Point[] }> {
     const started = this.clock.now();
-    const readings = await this.driver.read(this.device.points, signal);
+    this.health.pollingSince = started;
+    let readings: Reading[];
+    try {
+      readings = await this.driver.read(this.device.points, signal);
+    } finally {
+      this.health.pollingSince = null;
+    }
     this.noteHealth(readings, started);
     const points = store ? this.pipeline.process(this.device, readings) : [];
     return { readings, points };
@@ -83,7 +98,9 @@ export class DeviceRunner {
     h.polls += 1;
     h.lastPollAt = now;
     h.lastLatencyMs = now - started;
+    h.requestsPerCycle = this.driver.lastReadStats?.requests ?? null;
     const bad = readings.filter((r) => r.quality === 'bad');
+    this.log.debug({ latencyMs: h.lastLatencyMs, requests: h.requestsPerCycle, points: readings.length, bad: bad.length }, 'poll done');
     h.pointsRead += readings.length - bad.length;
     h.pointsFailed += bad.length;
     if (readings.length > 0 && bad.length === readings.length) {
@@ -93,12 +110,16 @@ export class DeviceRunner {
       h.lastError = first.error ?? 'EDGE_DEVICE_ERROR';
       // Rate-limited: the first failure, a new error, then every 10th — not one line per poll for days.
       if (h.consecutiveFailures === 1 || changed || h.consecutiveFailures % 10 === 0) {
-        this.log.warn({ code: h.lastError, detail: first.detail, failures: h.consecutiveFailures }, 'device not answering');
+        const lastSuccess = h.lastSuccessAt === null ? null : new Date(h.lastSuccessAt).toISOString();
+        this.log.warn(
+          { code: h.lastError, detail: first.detail, failures: h.consecutiveFailures, lastSuccess, latencyMs: h.lastLatencyMs, requests: h.requestsPerCycle },
+          'device not answering',
+        );
       }
       return;
     }
     if (h.consecutiveFailures > 0) {
-      this.log.info({ afterFailures: h.consecutiveFailures, lastError: h.lastError }, 'device answering again');
+      this.log.info({ afterFailures: h.consecutiveFailures, lastError: h.lastError, latencyMs: h.lastLatencyMs, requests: h.requestsPerCycle }, 'device answering again');
     }
     h.consecutiveFailures = 0;
     h.lastSuccessAt = now;

@@ -2,8 +2,12 @@
  * Drains the buffer into one sink, at that sink's pace. One forwarder per sink, so a sink that is
  * down never slows the other one or the polls. A batch leaves the buffer only when the sink
  * acknowledged it (at-least-once; the sinks' writes are idempotent, so no duplicates).
+ *
+ * Error classes (DESIGN.md): network/5xx/408/429 keep the batch and back off; 413 halves the batch
+ * size; invalid data is bisected down to the rejected points, which become dead letters while the
+ * rest is delivered — one bad point never blocks the queue nor drags 4999 good ones with it.
  */
-import type { BufferedPoint } from '../buffer/types.js';
+import type { BufferedPoint, DeadLetterInput } from '../buffer/types.js';
 import { SinkError, type Sink } from '../sinks/types.js';
 import { Backoff } from './backoff.js';
 import { sleep, type Clock } from './clock.js';
@@ -11,8 +15,10 @@ import type { Logger } from './logger.js';
 
 /** What a forwarder needs of the buffer. */
 export interface Outbox {
+  /** Oldest first: replayed dead letters (alone in their batch), then the sink's queue. */
   read(sink: string, limit: number): BufferedPoint[];
-  ack(sink: string, uptoSeq: number): void;
+  /** `delivered` and `dead` together are a prefix of what read returned, in order. */
+  settle(sink: string, delivered: readonly BufferedPoint[], dead?: readonly DeadLetterInput[]): void;
 }
 
 export interface ForwarderOptions {
@@ -34,19 +40,29 @@ interface Next {
 }
 
 export interface ForwarderStats {
+  /** Points the sink accepted. */
   sent: number;
+  /** Points in write attempts that failed (a batch retried three times counts three times). */
   failed: number;
+  /** Points the sink rejected as invalid, now dead letters. */
+  deadLettered: number;
+  /** Successful writes. */
   batches: number;
+  /** The batch size in force (halved by 413, grown back after successes). */
+  batchSize: number;
   lastDeliveryAt: number | null;
   lastError: { code: string; message: string; at: number } | null;
   consecutiveFailures: number;
 }
 
 export class Forwarder {
-  readonly stats: ForwarderStats = { sent: 0, failed: 0, batches: 0, lastDeliveryAt: null, lastError: null, consecutiveFailures: 0 };
+  readonly stats: ForwarderStats;
   private readonly opts: ForwarderOptions;
   private readonly backoff: Backoff;
-  private batchSize: number;
+  private readonly maxBatchSize: number;
+  /** Successful writes since the batch size was last halved. */
+  private sinceShrink = 0;
+  private deadLogged = 0;
   private loop: Promise<void> | undefined;
   private stopping = new AbortController();
   private draining = false;
@@ -54,7 +70,8 @@ export class Forwarder {
 
   constructor(opts: ForwarderOptions) {
     this.opts = opts;
-    this.batchSize = opts.batchSize ?? 5000;
+    this.maxBatchSize = opts.batchSize ?? 5000;
+    this.stats = { sent: 0, failed: 0, deadLettered: 0, batches: 0, batchSize: this.maxBatchSize, lastDeliveryAt: null, lastError: null, consecutiveFailures: 0 };
     this.backoff = new Backoff({ ...(opts.backoff ?? { initialMs: 1000, maxMs: 120_000 }), ...(opts.random ? { random: opts.random } : {}) });
   }
 
@@ -116,18 +133,64 @@ export class Forwarder {
     return { delay: this.opts.idleMs ?? 1000, wakeable: true };
   }
 
-  /** One read → write → ack. Returns how long to wait before the next step. */
+  /** One read → write → settle. Returns how long to wait before the next step. */
   private async step(): Promise<Next> {
-    const batch = this.opts.outbox.read(this.name, this.batchSize);
+    const size = this.stats.batchSize;
+    const batch = this.opts.outbox.read(this.name, size);
     if (batch.length === 0) return this.idle;
-    const last = batch[batch.length - 1] as BufferedPoint;
+    const failure = await this.deliver(batch);
+    if (failure !== undefined) return failure;
+    // A full batch means a backlog: go on at once. A short one means we are caught up.
+    return batch.length >= size ? { delay: 0, wakeable: false } : this.idle;
+  }
+
+  /**
+   * Writes `points` and settles them. On invalid data, splits in halves and goes on left to
+   * right, settling as it goes, so whatever was delivered stays delivered if a later half fails.
+   * Returns undefined when everything was delivered or dead-lettered, else the wait before the
+   * next step (the unsettled rest is read again then).
+   */
+  private async deliver(points: BufferedPoint[]): Promise<Next | undefined> {
+    let err: SinkError;
     try {
-      await this.opts.sink.write(batch);
-    } catch (err) {
-      return this.onFailure(err, batch.length);
+      await this.opts.sink.write(points);
+      this.delivered(points);
+      return undefined;
+    } catch (e) {
+      err = e instanceof SinkError ? e : new SinkError(String((e as Error)?.message ?? e), { kind: 'network', cause: e });
     }
-    this.opts.outbox.ack(this.name, last.seq);
-    this.stats.sent += batch.length;
+    this.stats.failed += points.length;
+    this.stats.lastError = { code: err.code, message: err.message, at: this.opts.clock.now() };
+    if (err.kind === 'invalid' || (err.kind === 'too-large' && points.length === 1)) {
+      if (points.length === 1) {
+        this.deadLetter(points[0] as BufferedPoint, err);
+        return undefined;
+      }
+      const half = Math.ceil(points.length / 2);
+      return (await this.deliver(points.slice(0, half))) ?? (await this.deliver(points.slice(half)));
+    }
+    this.stats.consecutiveFailures += 1;
+    if (err.kind === 'too-large') {
+      // The sink refuses the batch size, not the data: retry at once with smaller batches.
+      this.stats.batchSize = Math.max(1, Math.min(this.stats.batchSize, Math.floor(points.length / 2)));
+      this.sinceShrink = 0;
+      this.opts.logger.warn({ sink: this.name, code: err.code, batchSize: this.stats.batchSize }, 'sink rejected batch as too large; splitting');
+      return { delay: 0, wakeable: false };
+    }
+    const delay = Math.max(this.backoff.next(), err.retryAfterMs ?? 0);
+    // WARN: the data is kept and will be retried.
+    if (this.stats.consecutiveFailures === 1 || this.stats.consecutiveFailures % 10 === 0) {
+      this.opts.logger.warn(
+        { sink: this.name, code: err.code, kind: err.kind, retryInMs: delay, failures: this.stats.consecutiveFailures, err: err.message },
+        'sink write failed; batch kept, retrying',
+      );
+    }
+    return { delay, wakeable: false };
+  }
+
+  private delivered(points: BufferedPoint[]): void {
+    this.opts.outbox.settle(this.name, points);
+    this.stats.sent += points.length;
     this.stats.batches += 1;
     this.stats.lastDeliveryAt = this.opts.clock.now();
     if (this.stats.consecutiveFailures > 0) {
@@ -135,31 +198,33 @@ export class Forwarder {
     }
     this.stats.consecutiveFailures = 0;
     this.backoff.reset();
-    // A full batch means a backlog: go on at once. A short one means we are caught up.
-    return batch.length >= this.batchSize ? { delay: 0, wakeable: false } : this.idle;
+    // After a 413, grow back step by step: the limit may have been one huge batch, or a proxy since fixed.
+    if (this.stats.batchSize < this.maxBatchSize && ++this.sinceShrink >= 20) {
+      this.stats.batchSize = Math.min(this.maxBatchSize, this.stats.batchSize * 2);
+      this.sinceShrink = 0;
+    }
   }
 
-  private onFailure(err: unknown, size: number): Next {
-    const e = err instanceof SinkError ? err : new SinkError(String((err as Error)?.message ?? err), { kind: 'network', cause: err });
-    this.stats.failed += size;
-    this.stats.consecutiveFailures += 1;
-    this.stats.lastError = { code: e.code, message: e.message, at: this.opts.clock.now() };
-    if (e.kind === 'too-large' && this.batchSize > 1) {
-      // The sink refuses the batch size, not the data: retry at once with smaller batches.
-      this.batchSize = Math.max(1, Math.floor(this.batchSize / 2));
-      this.opts.logger.warn({ sink: this.name, code: e.code, batchSize: this.batchSize }, 'sink rejected batch as too large; splitting');
-      return { delay: 0, wakeable: false };
-    }
-    const delay = Math.max(this.backoff.next(), e.retryAfterMs ?? 0);
-    // WARN: the data is kept and will be retried. Invalid data is an ERROR: an operator must look.
-    const level = e.retryable ? 'warn' : 'error';
-    if (this.stats.consecutiveFailures === 1 || this.stats.consecutiveFailures % 10 === 0 || level === 'error') {
-      this.opts.logger[level](
-        { sink: this.name, code: e.code, kind: e.kind, retryInMs: delay, failures: this.stats.consecutiveFailures, err: e.message },
-        e.retryable ? 'sink write failed; batch kept, retrying' : 'sink rejected batch as invalid; batch kept, retrying',
+  private deadLetter(point: BufferedPoint, err: SinkError): void {
+    this.opts.outbox.settle(this.name, [], [{ point, code: err.code, message: err.message }]);
+    this.stats.deadLettered += 1;
+    // ERROR: data an operator must look at. Rate-limited: a flood of bad points logs the first ones and then every 100th.
+    this.deadLogged += 1;
+    if (this.deadLogged <= 5 || this.deadLogged % 100 === 0) {
+      this.opts.logger.error(
+        {
+          sink: this.name,
+          code: err.code,
+          device: point.deviceId,
+          point: point.pointId,
+          ts: point.ts,
+          seq: point.seq,
+          deadLettered: this.stats.deadLettered,
+          err: err.message,
+        },
+        'sink rejected a point as invalid; moved to dead letters (see edge-agent buffer dead-letters)',
       );
     }
-    return { delay, wakeable: false };
   }
 
   private async wait(ms: number, wakeable: boolean): Promise<void> {

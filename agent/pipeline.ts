@@ -46,19 +46,21 @@ export class Pipeline {
     const byId = new Map<string, ResolvedPoint>();
     for (const p of device.points) byId.set(p.id, p);
     const out: Point[] = [];
+    const keys: string[] = [];
     for (const reading of readings) {
       const cfg = byId.get(reading.pointId);
       if (cfg === undefined) continue;
       this.stats.readings += 1;
       const point = transformReading(reading, cfg);
       if (point.quality === 'bad') this.stats.bad += 1;
-      const key = `${device.id}\u0000${cfg.id}`;
+      const key = seriesKey(device.id, cfg.id, reading.tags);
       this.latest.set(key, point);
       if (!shouldReport(cfg, point, this.exception.get(key))) {
         this.stats.suppressed += 1;
         continue;
       }
       out.push(point);
+      keys.push(key);
     }
     if (out.length === 0) return out;
     try {
@@ -68,9 +70,21 @@ export class Pipeline {
       throw err;
     }
     // Only points that were stored count as reported; a failed append must not hide the next value.
-    for (const p of out) this.exception.set(`${p.deviceId}\u0000${p.pointId}`, { value: p.value, quality: p.quality, ts: p.ts });
+    out.forEach((p, i) => this.exception.set(keys[i] as string, { value: p.value, quality: p.quality, ts: p.ts }));
     this.stats.emitted += out.length;
     for (const l of this.listeners) l(out);
     return out;
   }
+}
+
+/**
+ * The report-by-exception (and `latest`) key: device and point, plus the tags captured per
+ * reading, so each bed under `ward/{ward}/bed/{bed}/vitals` has its own deadband. It starts
+ * with `device\0` so that forgetDevice finds it.
+ */
+function seriesKey(deviceId: string, pointId: string, tags: Readonly<Record<string, string>> | undefined): string {
+  const base = `${deviceId}\u0000${pointId}`;
+  if (tags === undefined) return base;
+  const names = Object.keys(tags).sort();
+  return names.length === 0 ? base : `${base}\u0000${JSON.stringify(names.map((k) => [k, tags[k]]))}`;
 }

@@ -14,7 +14,34 @@ export function formatPoint(p: Point): string {
 }
 
 export function formatReading(device: ResolvedDevice, point: ResolvedPoint, r: Reading): string {
-  const where = `${point.register}:${point.address} ${point.type}${point.type === 'bool' || point.type.endsWith('16') ? '' : ` ${point.order}`}`;
+  const where = !('register' in point) ? fieldSource(point) : modbusSource(point);
   const status = r.quality === 'good' ? 'ok' : `${r.quality} ${r.error ?? ''}${r.detail ? ` (${r.detail})` : ''}`;
-  return `${device.id}/${point.id}  [${where}]  raw=${show(r.raw)}  ${status}`;
+  const captured = r.tags === undefined || Object.keys(r.tags).length === 0 ? '' : `  {${Object.entries(r.tags).map(([k, v]) => `${k}=${v}`).join(' ')}}`;
+  return `${device.id}/${point.id}${captured}  [${where}]  raw=${show(r.raw)}  ${status}`;
+}
+
+/**
+ * `run --once`: a point after its transforms, next to what was read and where from:
+ * `pump-1/flow  36.5 m3/h  (raw 365)  [holding:0 uint16]  ok`.
+ */
+export function formatOnce(device: ResolvedDevice, point: ResolvedPoint, r: Reading, p: Point): string {
+  const where = !('register' in point) ? fieldSource(point) : modbusSource(point);
+  const unit = p.unit ? ` ${p.unit}` : '';
+  const detail = r.detail && r.quality !== 'good' ? ` (${r.detail})` : '';
+  const status = p.quality === 'good' ? 'ok' : `${p.quality} ${p.error ?? r.error ?? ''}${detail}`;
+  return `${device.id}/${point.id}  ${show(p.value)}${unit}  (raw ${show(r.raw)})  [${where}]  ${status}`;
+}
+
+/** `holding:0 float32 CDAB`, `input:4 bit 3`, `holding:7 uint8 high`, `holding:10 string×8`. */
+function modbusSource(point: Extract<ResolvedPoint, { register: unknown }>): string {
+  const at = `${point.register}:${point.address}`;
+  if (point.bit !== undefined) return `${at} bit ${point.bit}`;
+  if (point.byte !== undefined) return `${at} ${point.type} ${point.byte}`;
+  if (point.type === 'string') return `${at} string×${point.length ?? 1}${point.order === 'ABCD' ? '' : ` ${point.order}`}`;
+  return `${at} ${point.type}${point.type === 'bool' || point.type.endsWith('16') ? '' : ` ${point.order}`}`;
+}
+
+/** Where a serial or MQTT point's value comes from: `field temp number`, `ward/+/vitals hr number`. */
+function fieldSource(point: Exclude<ResolvedPoint, { register: unknown }>): string {
+  return 'field' in point ? `field ${point.field} ${point.type}` : `${point.filter}${point.path === undefined ? '' : ` ${point.path}`} ${point.type}`;
 }

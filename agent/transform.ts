@@ -18,7 +18,9 @@ export function transformReading(reading: Reading, point: PointBase): Point {
     deviceId: point.deviceId,
     pointId: point.id,
     measurement: point.measurement,
-    tags: point.tags,
+    // Tags captured per reading (MQTT topic segments) add to the configured ones; config checks
+    // keep them off the reserved names.
+    tags: reading.tags === undefined ? point.tags : { ...point.tags, ...reading.tags },
     raw: reading.raw,
     ts: reading.ts,
     ...(point.unit === undefined ? {} : { unit: point.unit }),

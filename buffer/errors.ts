@@ -6,6 +6,14 @@ export type BufferErrorCode =
   | 'EDGE_BUFFER_SCHEMA_TOO_NEW'
   /** read/ack/pending for a sink that is not in the enabled set: a wiring bug, not a data problem. */
   | 'EDGE_BUFFER_UNKNOWN_SINK'
+  /** The file failed its integrity check at open: it was moved aside and a new one started. */
+  | 'EDGE_BUFFER_CORRUPT'
+  /** Points were evicted or refused because the bound was reached (counted per sink). */
+  | 'EDGE_BUFFER_POINTS_DROPPED'
+  /** The file system is full (SQLITE_FULL below the bound): points were evicted or refused. */
+  | 'EDGE_BUFFER_DISK_FULL'
+  /** A write failed for another storage reason (I/O error): the points were not stored. */
+  | 'EDGE_BUFFER_WRITE_FAILED'
   | 'EDGE_BUFFER_CLOSED'
   | 'EDGE_BUFFER_INVALID_ARGUMENT';
 

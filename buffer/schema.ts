@@ -43,6 +43,49 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   INSERT INTO meta (key, value) VALUES ('last_seq', 0);
   `,
+  // v2: dead letters, drop counters, clock holds
+  `
+  -- Points a sink rejected as invalid, per sink: a copy of the row (the series stays interned),
+  -- the sink's error, and whether an operator moved it back for delivery (replay = 1).
+  CREATE TABLE dead_letters (
+    id         INTEGER PRIMARY KEY,
+    sink       TEXT NOT NULL,
+    seq        INTEGER NOT NULL,        -- the row's seq in points when it was rejected
+    series_id  INTEGER NOT NULL,
+    ts         INTEGER NOT NULL,
+    vtype      INTEGER NOT NULL,
+    value      REAL,
+    value_text TEXT,
+    rtype      INTEGER NOT NULL,
+    raw        REAL,
+    raw_text   TEXT,
+    quality    INTEGER NOT NULL,
+    error      TEXT,
+    code       TEXT NOT NULL,           -- the sink's error code, e.g. EDGE_SINK_INVALID
+    message    TEXT NOT NULL,
+    at         INTEGER NOT NULL,        -- epoch ms when (last) rejected
+    attempts   INTEGER NOT NULL DEFAULT 1,
+    replay     INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE UNIQUE INDEX dead_letters_sink_seq ON dead_letters (sink, seq);
+  CREATE INDEX dead_letters_replay ON dead_letters (sink, replay, id);
+  -- File-lifetime totals per sink, for the buffer stats command.
+  CREATE TABLE sink_counters (
+    sink          TEXT PRIMARY KEY,
+    dropped       INTEGER NOT NULL DEFAULT 0,  -- rows evicted or refused before this sink had them
+    dead_lettered INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  -- Rows appended while the wall clock was not trusted: not delivered until re-stamped (or
+  -- flagged). offset_ms is wall − monotonic clock when they were read, on boot boot_id.
+  CREATE TABLE holds (
+    first_seq  INTEGER PRIMARY KEY,
+    last_seq   INTEGER NOT NULL,
+    boot_id    TEXT NOT NULL,
+    offset_ms  INTEGER NOT NULL,
+    since_mono INTEGER NOT NULL
+  );
+  INSERT INTO meta (key, value) VALUES ('dropped', 0);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

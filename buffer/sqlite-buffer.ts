@@ -3,18 +3,28 @@
  * enabled sink has acknowledged it. One SQLite file in WAL mode, one cursor per sink.
  *
  * Invariant the arithmetic below relies on: `seq` is assigned here from a persisted counter and
- * rows only ever leave from the oldest end, so the rows present are exactly the contiguous range
- * [firstSeq, lastSeq]. Counting rows or a sink's backlog is then O(1), which matters when the
- * status API asks every few seconds and the buffer holds millions of rows after a long outage.
+ * rows only ever leave from the oldest end (acknowledged by all, or evicted by the bound), so the
+ * rows present are exactly the contiguous range [firstSeq, lastSeq]. Counting rows, a sink's
+ * backlog or what an eviction costs each sink is then O(1), which matters when the status API
+ * asks every few seconds and the buffer holds millions of rows after a long outage.
+ *
+ * The bound: `maxRows` rows and `maxBytes` of database. The byte bound is enforced by SQLite
+ * itself (`max_page_count`), so the file can never grow past it; eviction before each insert
+ * (estimated from the bytes a row costs) keeps appends from running into that wall, and when they
+ * still do, more is evicted and the append retried. A full disk below the bound (SQLITE_FULL) is
+ * survived the same way: the append evicts per policy or drops, counts, and returns.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
-import { decodeQuality, decodeRaw, decodeValue, encodeQuality, encodeRaw, encodeValue } from './codec.js';
+import type Database from 'better-sqlite3';
+import { DeadLetterStore, type DeadLetterQuery } from './dead-letters.js';
+import { DropReporter, type DropReason } from './drops.js';
 import { BufferError } from './errors.js';
+import { HoldStore, type HoldRelease, type HoldTag } from './holds.js';
+import { checkIntegrity, isCorruption, moveAside, openFile } from './open.js';
+import { ROW_COLUMNS, decodeRow, encodeRow, type PointRow } from './rows.js';
 import { configure, migrate } from './schema.js';
 import { SeriesCache } from './series.js';
-import type { BufferedPoint, BufferStats, Point } from './types.js';
+import { collectStats } from './stats.js';
+import type { BufferedPoint, BufferLogger, BufferStats, DeadLetter, DeadLetterInput, Hold, Point, WhenFull } from './types.js';
 
 export interface SqliteBufferOptions {
   /** File path, or ':memory:' for a throw-away buffer (`run --once`, tests). */
@@ -30,44 +40,71 @@ export interface SqliteBufferOptions {
    * the following acks.
    */
   maxDeletePerAck?: number;
+  /** Most rows kept. Default unbounded. */
+  maxRows?: number;
+  /** Most bytes of database (page_count × page_size). Default unbounded. */
+  maxBytes?: number;
+  /** At the bound: evict the oldest rows (default) or refuse the new ones. Both are counted. */
+  whenFull?: WhenFull;
+  /** Move a file that fails the integrity check aside and start a new one (the agent does), instead of throwing. */
+  recoverCorrupt?: boolean;
+  logger?: BufferLogger;
+  /** Wall clock for dead-letter times and log rate limits. */
+  now?: () => number;
+  /** At most one dropped-points warning per this many ms. Default 60 s. */
+  dropLogEveryMs?: number;
 }
 
-type InsertParams = [number, number, number, number, number | null, string | null, number, number | null, string | null, number, string | null];
+/** Process-lifetime counters, for the metrics endpoint. */
+export interface BufferCounters {
+  appended: number;
+  /** Rows dropped (each once), and per sink the rows it lost. */
+  dropped: number;
+  droppedBySink: Record<string, number>;
+  deadLetteredBySink: Record<string, number>;
+  /** Appends that hit SQLITE_FULL below the bound. */
+  diskFullEvents: number;
+}
 
-/** A `points` row in raw (array) mode, which skips building a keyed object per row. */
-type PointRow = [
-  seq: number,
-  seriesId: number,
-  ts: number,
-  vtype: number,
-  value: number | null,
-  valueText: string | null,
-  rtype: number,
-  raw: number | null,
-  rawText: string | null,
-  quality: number,
-  error: string | null,
-];
+interface Statements {
+  insertPoint: Database.Statement<unknown[]>;
+  selectAfter: Database.Statement<[number, number, number], PointRow>;
+  selectFirstSeq: Database.Statement<[], { seq: number }>;
+  deleteUpTo: Database.Statement<[number]>;
+  upsertCursor: Database.Statement<[string, number]>;
+  saveLastSeq: Database.Statement<[number]>;
+  addDropped: Database.Statement<[number]>;
+  addSinkDropped: Database.Statement<[string, number, number]>;
+}
+
+/** Thrown inside an append transaction to refuse the whole append (rejectNew at the bound). */
+class Refused extends Error {}
+
+const DEFAULT_ROW_BYTES = 128;
 
 export class SqliteBuffer {
+  /** Set when the file was corrupt at open and replaced: what the status API reports as an error. */
+  readonly recovered: { movedTo: string; reason: string } | undefined;
   private readonly db: Database.Database;
   private readonly sinks: ReadonlySet<string>;
   /** Acknowledged seq per enabled sink; the table `cursors` is the durable copy. */
   private readonly cursors = new Map<string, number>();
   private readonly series: SeriesCache;
-  private readonly maxDeletePerAck: number;
+  private readonly deadLetters: DeadLetterStore;
+  private readonly holds: HoldStore;
+  private readonly drops: DropReporter;
+  private readonly st: Statements;
+  private readonly opts: Required<Pick<SqliteBufferOptions, 'maxDeletePerAck' | 'maxRows' | 'maxBytes' | 'whenFull'>>;
+  private readonly log: BufferLogger;
+  private readonly now: () => number;
+  private readonly pageSize: number;
+  private readonly maxPages: number;
+  private readonly deadLetteredBySink = new Map<string, number>();
+  private appended = 0;
+  private diskFullEvents = 0;
+  private diskFull = false;
   private lastSeq: number;
   private closed = false;
-
-  private readonly insertPoint: Database.Statement<InsertParams>;
-  private readonly selectAfter: Database.Statement<[number, number], PointRow>;
-  private readonly selectFirstSeq: Database.Statement<[], { seq: number }>;
-  private readonly selectTsAfter: Database.Statement<[number], { ts: number }>;
-  private readonly deleteUpTo: Database.Statement<[number]>;
-  private readonly upsertCursor: Database.Statement<[string, number]>;
-  private readonly saveLastSeq: Database.Statement<[number]>;
-  private readonly appendTx: (points: readonly Point[]) => number;
-  private readonly ackTx: (sink: string, seq: number) => void;
 
   constructor(opts: SqliteBufferOptions) {
     const names = [...new Set(opts.sinks)];
@@ -75,91 +112,178 @@ export class SqliteBuffer {
       if (typeof n !== 'string' || n === '') throw new BufferError('EDGE_BUFFER_INVALID_ARGUMENT', 'sink names must be non-empty strings');
     }
     this.sinks = new Set(names);
-    this.maxDeletePerAck = opts.maxDeletePerAck ?? 50_000;
-    this.db = open(opts.path);
-    try {
-      configure(this.db, { synchronous: opts.synchronous ?? 'normal', busyTimeoutMs: opts.busyTimeoutMs ?? 5000 });
-      migrate(this.db);
-      const db = this.db;
-      this.series = new SeriesCache(db);
-      this.insertPoint = db.prepare(
-        'INSERT INTO points (seq, series_id, ts, vtype, value, value_text, rtype, raw, raw_text, quality, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      );
-      // Raw (array) rows: no keyed object per row, which doubles read speed.
-      this.selectAfter = db
-        .prepare<[number, number], PointRow>(
-          'SELECT seq, series_id, ts, vtype, value, value_text, rtype, raw, raw_text, quality, error FROM points WHERE seq > ? ORDER BY seq LIMIT ?',
-        )
-        .raw(true);
-      this.selectFirstSeq = db.prepare('SELECT seq FROM points ORDER BY seq LIMIT 1');
-      this.selectTsAfter = db.prepare('SELECT ts FROM points WHERE seq > ? ORDER BY seq LIMIT 1');
-      this.deleteUpTo = db.prepare('DELETE FROM points WHERE seq <= ?');
-      this.upsertCursor = db.prepare('INSERT INTO cursors (sink, seq) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq');
-      this.saveLastSeq = db.prepare("UPDATE meta SET value = ? WHERE key = 'last_seq'");
+    this.opts = {
+      maxDeletePerAck: opts.maxDeletePerAck ?? 50_000,
+      maxRows: opts.maxRows ?? Infinity,
+      maxBytes: opts.maxBytes ?? Infinity,
+      whenFull: opts.whenFull ?? 'dropOldest',
+    };
+    if (!(this.opts.maxRows >= 1) || !(this.opts.maxBytes >= 65_536)) {
+      throw new BufferError('EDGE_BUFFER_INVALID_ARGUMENT', 'maxRows must be at least 1 and maxBytes at least 64 KiB');
+    }
+    this.log = opts.logger ?? { info() {}, warn() {}, error() {} };
+    this.now = opts.now ?? Date.now;
+    this.drops = new DropReporter(this.log, this.now, opts.dropLogEveryMs ?? 60_000);
 
+    let db = openFile(opts.path);
+    try {
+      this.prepareFile(db, opts);
+    } catch (err) {
+      db.close();
+      if (!(opts.recoverCorrupt === true && isCorruption(err) && opts.path !== ':memory:')) {
+        if (err instanceof BufferError) throw err;
+        const code = isCorruption(err) ? 'EDGE_BUFFER_CORRUPT' : 'EDGE_BUFFER_OPEN_FAILED';
+        throw new BufferError(code, `cannot open buffer ${opts.path}: ${(err as Error).message}`, err);
+      }
+      const movedTo = moveAside(opts.path, this.now());
+      this.recovered = { movedTo, reason: (err as Error).message };
+      this.log.error(
+        { code: 'EDGE_BUFFER_CORRUPT', path: opts.path, movedTo, err: (err as Error).message },
+        'buffer file is corrupt: moved aside for inspection and a new one started; the points in it are not delivered',
+      );
+      db = openFile(opts.path);
+      try {
+        this.prepareFile(db, opts);
+      } catch (again) {
+        db.close();
+        throw new BufferError('EDGE_BUFFER_OPEN_FAILED', `cannot open buffer ${opts.path}: ${(again as Error).message}`, again);
+      }
+    }
+    this.db = db;
+    try {
+      this.pageSize = db.pragma('page_size', { simple: true }) as number;
+      this.maxPages = Number.isFinite(this.opts.maxBytes) ? Math.floor(this.opts.maxBytes / this.pageSize) : Infinity;
+      // SQLite refuses to grow the database past this: the byte bound holds by construction.
+      if (Number.isFinite(this.maxPages) && !db.memory) db.pragma(`max_page_count = ${this.maxPages}`);
+      this.series = new SeriesCache(db);
+      this.deadLetters = new DeadLetterStore(db, this.series);
+      this.holds = new HoldStore(db);
+      this.st = {
+        insertPoint: db.prepare(`INSERT INTO points (seq, ${ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        // Raw (array) rows: no keyed object per row, which doubles read speed.
+        selectAfter: db.prepare<[number, number, number], PointRow>(`SELECT seq, ${ROW_COLUMNS} FROM points WHERE seq > ? AND seq < ? ORDER BY seq LIMIT ?`).raw(true),
+        selectFirstSeq: db.prepare('SELECT seq FROM points ORDER BY seq LIMIT 1'),
+        deleteUpTo: db.prepare('DELETE FROM points WHERE seq <= ?'),
+        upsertCursor: db.prepare('INSERT INTO cursors (sink, seq) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq'),
+        saveLastSeq: db.prepare("UPDATE meta SET value = ? WHERE key = 'last_seq'"),
+        addDropped: db.prepare("UPDATE meta SET value = value + ? WHERE key = 'dropped'"),
+        addSinkDropped: db.prepare('INSERT INTO sink_counters (sink, dropped) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET dropped = dropped + ?'),
+      };
       // The counter never goes back, even if every row was deleted: a cursor must never point
       // past rows that are still to come.
       const stored = db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").pluck().get() as number;
       const maxRow = (db.prepare('SELECT max(seq) FROM points').pluck().get() as number | null) ?? 0;
       this.lastSeq = Math.max(stored, maxRow);
-
-      this.appendTx = db.transaction((points: readonly Point[]) => this.insertAll(points));
-      this.ackTx = db.transaction((sink: string, seq: number) => {
-        this.upsertCursor.run(sink, seq);
-        this.deleteAcknowledged();
-      });
       this.loadCursors();
+      this.enforceBoundAtOpen();
     } catch (err) {
-      this.db.close();
+      db.close();
       if (err instanceof BufferError) throw err;
       throw new BufferError('EDGE_BUFFER_OPEN_FAILED', `cannot open buffer ${opts.path}: ${(err as Error).message}`, err);
     }
   }
 
-  /** Appends all points in one transaction. Returns the seq of the last one (the current last seq if none). */
-  append(points: readonly Point[]): number {
+  /**
+   * Appends all points in one transaction (making room first, per `whenFull`). Returns the seq of
+   * the last stored row. Never throws because the bound is reached or the disk is full: those
+   * points are dropped, counted per sink and logged (rate-limited), and polling goes on.
+   * With `hold`, the rows are not delivered until `releaseHold` (an untrusted clock).
+   */
+  append(points: readonly Point[], opts: { hold?: HoldTag } = {}): number {
     this.assertOpen();
     if (points.length === 0) return this.lastSeq;
-    try {
-      this.lastSeq = this.appendTx(points);
-    } catch (err) {
-      // The transaction rolled back, including any series rows it created.
-      this.series.forget();
-      throw err;
+    let extra = 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        let stored = 0;
+        this.transact(() => {
+          stored = this.appendNow(points, opts.hold, extra);
+        });
+        this.appended += stored;
+        if (this.diskFull) {
+          this.diskFull = false;
+          this.log.info({}, 'buffer writes again after a full disk');
+        }
+        return this.lastSeq;
+      } catch (err) {
+        if (err instanceof Refused) {
+          this.dropped('rejected', points.length);
+          return this.lastSeq;
+        }
+        const code = (err as { code?: string }).code ?? '';
+        if (code === 'SQLITE_FULL') {
+          const atBound = this.pageCount() >= this.maxPages - 1;
+          if (!atBound && !this.diskFull) {
+            this.diskFull = true;
+            this.diskFullEvents += 1;
+            this.log.error({ code: 'EDGE_BUFFER_DISK_FULL', rows: this.rowCount() }, `disk full below the buffer bound: ${this.opts.whenFull === 'dropOldest' ? 'evicting oldest points' : 'refusing new points'}`);
+          }
+          if (this.opts.whenFull === 'dropOldest' && attempt < 6 && this.rowCount() > 0) {
+            // More room than the estimate gave: the next try evicts more (doubling).
+            extra = Math.max(points.length, 64, extra * 2);
+            if (!atBound) this.makeRoomOnFullDisk(extra);
+            continue;
+          }
+          this.dropped(atBound ? 'rejected' : 'disk-full', points.length);
+          return this.lastSeq;
+        }
+        if (code.startsWith('SQLITE_IOERR')) {
+          this.log.error({ code: 'EDGE_BUFFER_WRITE_FAILED', sqlite: code, err: (err as Error).message }, 'buffer write failed');
+          this.dropped('write-failed', points.length);
+          return this.lastSeq;
+        }
+        throw err;
+      }
     }
-    return this.lastSeq;
   }
 
-  /** Up to `limit` points after the sink's cursor, oldest first. Tags objects are shared and frozen. */
+  /**
+   * Up to `limit` points for the sink, oldest first: dead letters an operator moved back come
+   * first (alone in their batch), then rows after the sink's cursor, stopping before held rows.
+   * Tags objects are shared and frozen.
+   */
   read(sink: string, limit: number): BufferedPoint[] {
     this.assertOpen();
     const cursor = this.cursorOf(sink);
     if (!Number.isInteger(limit) || limit <= 0) throw new BufferError('EDGE_BUFFER_INVALID_ARGUMENT', `read limit must be a positive integer, got ${limit}`);
-    const rows = this.selectAfter.all(cursor, limit);
+    const replay = this.deadLetters.readReplay(sink, limit);
+    if (replay.length > 0) return replay;
+    const rows = this.st.selectAfter.all(cursor, Math.min(this.holds.heldFrom, Number.MAX_SAFE_INTEGER), limit);
     const out = new Array<BufferedPoint>(rows.length);
-    for (let i = 0; i < rows.length; i++) out[i] = this.toPoint(rows[i] as PointRow);
+    for (let i = 0; i < rows.length; i++) out[i] = decodeRow(this.series, rows[i] as PointRow);
     return out;
   }
 
   /**
    * The sink has everything up to and including `uptoSeq`. The cursor only moves forward (a late
-   * or repeated ack is harmless) and never past the last appended row. In the same transaction,
-   * rows every enabled sink has are deleted.
+   * or repeated ack is harmless) and never past the last appended row or into held rows. In the
+   * same transaction, rows every enabled sink has are deleted.
    */
   ack(sink: string, uptoSeq: number): void {
     this.assertOpen();
-    const cursor = this.cursorOf(sink);
     if (!Number.isFinite(uptoSeq)) throw new BufferError('EDGE_BUFFER_INVALID_ARGUMENT', `ack seq must be a number, got ${uptoSeq}`);
-    const next = Math.min(Math.max(cursor, Math.floor(uptoSeq)), this.lastSeq);
-    if (next === cursor) return;
-    // Set first: the delete inside the transaction computes the minimum over the new cursors.
-    this.cursors.set(sink, next);
-    try {
-      this.ackTx(sink, next);
-    } catch (err) {
-      this.cursors.set(sink, cursor);
-      throw err;
-    }
+    this.settleUpTo(sink, Math.floor(uptoSeq), () => {});
+  }
+
+  /**
+   * What a forwarder reports after a write: `delivered` points the sink has, `dead` ones it
+   * rejected as invalid (stored as dead letters with the reason). Together they must be a prefix
+   * of what `read` returned, in order. One transaction: a crash cannot both lose a dead letter
+   * and move past it.
+   */
+  settle(sink: string, delivered: readonly BufferedPoint[], dead: readonly DeadLetterInput[] = []): void {
+    this.assertOpen();
+    let upto = -Infinity;
+    for (const p of delivered) if (p.replayId === undefined) upto = Math.max(upto, p.seq);
+    for (const d of dead) if (d.point.replayId === undefined) upto = Math.max(upto, d.point.seq);
+    const at = this.now();
+    this.settleUpTo(sink, upto, () => {
+      for (const d of dead) this.deadLetters.add(sink, d, at);
+      this.deadLetters.delivered(delivered);
+    });
+    let fresh = 0;
+    for (const d of dead) if (d.point.replayId === undefined) fresh++;
+    if (fresh > 0) this.deadLetteredBySink.set(sink, (this.deadLetteredBySink.get(sink) ?? 0) + fresh);
   }
 
   /** Rows the sink has not acknowledged yet. */
@@ -170,72 +294,248 @@ export class SqliteBuffer {
 
   stats(): BufferStats {
     this.assertOpen();
-    const first = this.firstSeq();
-    const sinks: BufferStats['sinks'] = {};
-    for (const [name, cursor] of this.cursors) {
-      const pending = this.pendingAfter(cursor, first);
-      sinks[name] = { cursor, pending, oldestTs: pending > 0 ? (this.selectTsAfter.get(cursor)?.ts ?? null) : null };
-    }
-    const pageCount = this.db.pragma('page_count', { simple: true }) as number;
-    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    return collectStats(this.db, this.sinks);
+  }
+
+  counters(): BufferCounters {
     return {
-      rows: first === undefined ? 0 : this.lastSeq - first + 1,
-      bytes: pageCount * pageSize,
-      lastSeq: this.lastSeq,
-      sinks,
+      appended: this.appended,
+      dropped: this.drops.total,
+      droppedBySink: Object.fromEntries(this.drops.bySink),
+      deadLetteredBySink: Object.fromEntries(this.deadLetteredBySink),
+      diskFullEvents: this.diskFullEvents,
     };
+  }
+
+  /** The configured bound, for stats displays. */
+  get bound(): { maxRows: number; maxBytes: number; whenFull: WhenFull } {
+    return { maxRows: this.opts.maxRows, maxBytes: this.opts.maxBytes, whenFull: this.opts.whenFull };
+  }
+
+  deadLetterList(q: DeadLetterQuery = {}): DeadLetter[] {
+    this.assertOpen();
+    return this.deadLetters.list(q);
+  }
+
+  /** Moves dead letters back for delivery to their own sink. Returns how many per sink. */
+  replayDeadLetters(q: DeadLetterQuery = {}): Record<string, number> {
+    this.assertOpen();
+    return this.db.transaction(() => this.deadLetters.replay(q)).immediate();
+  }
+
+  holdList(): Hold[] {
+    this.assertOpen();
+    return this.holds.list();
+  }
+
+  /** Re-stamps (shifts timestamps) or flags the rows of a hold, and lets them be delivered. */
+  releaseHold(hold: Hold, how: HoldRelease): number {
+    this.assertOpen();
+    try {
+      return this.db.transaction(() => this.holds.release(hold, how)).immediate();
+    } finally {
+      this.holds.refresh();
+    }
   }
 
   /** Idempotent. Closing the last connection checkpoints the WAL into the main file. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.drops.flush();
     this.db.close();
+  }
+
+  private prepareFile(db: Database.Database, opts: SqliteBufferOptions): void {
+    checkIntegrity(db);
+    configure(db, { synchronous: opts.synchronous ?? 'normal', busyTimeoutMs: opts.busyTimeoutMs ?? 5000 });
+    migrate(db);
+  }
+
+  /** Drops recorded in the running transaction (written with it, reported after it commits). */
+  private pendingDrops: Drops = noDrops();
+  /** Drops that could not be written (full disk): saved with the next transaction that commits. */
+  private unsavedDrops: Drops = noDrops();
+
+  /** Runs `fn` in an immediate transaction; on failure restores what it changed in memory. */
+  private transact(fn: () => void): void {
+    const cursors = new Map(this.cursors);
+    const lastSeq = this.lastSeq;
+    const unsaved = this.unsavedDrops;
+    this.pendingDrops = noDrops();
+    try {
+      this.db.transaction(() => {
+        this.saveUnsavedDrops();
+        fn();
+      }).immediate();
+    } catch (err) {
+      // The transaction rolled back, including any series rows and cursor moves it made.
+      this.series.forget();
+      for (const [k, v] of cursors) this.cursors.set(k, v);
+      this.lastSeq = lastSeq;
+      this.unsavedDrops = unsaved;
+      this.pendingDrops = noDrops();
+      this.holds.refresh();
+      throw err;
+    }
+    const committed = this.pendingDrops;
+    this.pendingDrops = noDrops();
+    this.holds.refresh();
+    if (committed.total > 0) this.drops.note(committed.reason ?? 'bound', committed.total, committed.bySink);
+  }
+
+  /** Inside the append transaction: makes room per policy, inserts, returns how many rows it stored. */
+  private appendNow(points: readonly Point[], hold: HoldTag | undefined, extraEvict: number): number {
+    let batch = points;
+    const rows = this.rowCount();
+    const perRow = this.rowBytes(rows);
+    const used = this.usedBytes();
+    const spareBytes = this.opts.maxBytes - used - 2 * this.pageSize;
+    if (this.opts.whenFull === 'rejectNew') {
+      const fit = Math.max(0, Math.min(this.opts.maxRows - rows, Math.floor(spareBytes / perRow), batch.length));
+      if (fit === 0) throw new Refused();
+      if (fit < batch.length) {
+        this.recordDrop('rejected', batch.length - fit, this.sinks);
+        batch = batch.slice(0, fit);
+      }
+    } else {
+      if (batch.length > this.opts.maxRows) {
+        // More than the whole bound in one append: the newest of it is what we keep.
+        this.recordDrop('bound', batch.length - this.opts.maxRows, this.sinks);
+        batch = batch.slice(batch.length - this.opts.maxRows);
+      }
+      const overRows = rows + batch.length - this.opts.maxRows;
+      const overBytes = Number.isFinite(spareBytes) ? Math.ceil((batch.length * perRow - spareBytes) / perRow) : 0;
+      const evict = Math.max(overRows, overBytes, 0) + extraEvict;
+      if (evict > 0) this.evictOldest(evict, 'bound');
+    }
+    const first = this.lastSeq + 1;
+    this.lastSeq = this.insertAll(batch);
+    if (hold !== undefined) this.holds.add(first, this.lastSeq, hold);
+    return batch.length;
   }
 
   private insertAll(points: readonly Point[]): number {
     let seq = this.lastSeq;
     for (const p of points) {
       seq++;
-      const v = encodeValue(p.value);
-      const r = encodeRaw(p.raw, p.value);
-      this.insertPoint.run(
-        seq,
-        this.series.idFor(p),
-        p.ts,
-        v.vtype,
-        v.value,
-        v.text,
-        r.rtype,
-        r.raw,
-        r.text,
-        encodeQuality(p.quality),
-        p.error ?? null,
-      );
+      this.st.insertPoint.run(seq, ...encodeRow(this.series, p));
     }
-    this.saveLastSeq.run(seq);
+    this.st.saveLastSeq.run(seq);
     return seq;
   }
 
-  private toPoint(row: PointRow): BufferedPoint {
-    const [seq, seriesId, ts, vtype, v, vText, rtype, raw, rawText, quality, error] = row;
-    const s = this.series.get(seriesId);
-    const value = decodeValue(vtype, v, vText);
-    const p: BufferedPoint = {
-      seq,
-      deviceId: s.deviceId,
-      pointId: s.pointId,
-      measurement: s.measurement,
-      tags: s.tags as Record<string, string>,
-      value,
-      ts,
-      quality: decodeQuality(quality),
-    };
-    const r = decodeRaw(rtype, raw, rawText, value);
-    if (r !== undefined) p.raw = r;
-    if (s.unit !== undefined) p.unit = s.unit;
-    if (error !== null) p.error = error;
-    return p;
+  /**
+   * Inside a transaction: deletes the `count` oldest rows. Each sink loses the rows it had not
+   * acknowledged; its cursor moves past them. Held ranges shrink with them.
+   */
+  private evictOldest(count: number, reason: DropReason): number {
+    const first = this.firstSeq();
+    if (first === undefined || count <= 0) return 0;
+    const upto = Math.min(this.lastSeq, first + Math.ceil(count) - 1);
+    const bySink = new Map<string, number>();
+    for (const [sink, cursor] of this.cursors) {
+      const lost = Math.max(0, upto - Math.max(cursor, first - 1));
+      if (lost === 0) continue;
+      bySink.set(sink, lost);
+      this.cursors.set(sink, upto);
+      this.st.upsertCursor.run(sink, upto);
+    }
+    this.st.deleteUpTo.run(upto);
+    this.holds.trimBelow(upto + 1);
+    this.recordDrop(reason, upto - first + 1, bySink);
+    return upto - first + 1;
+  }
+
+  /** Inside a transaction: counts dropped rows (file totals now, the warning after commit). */
+  private recordDrop(reason: DropReason, rows: number, bySink: ReadonlyMap<string, number> | ReadonlySet<string>): void {
+    const map = bySink instanceof Map ? bySink : new Map([...(bySink as ReadonlySet<string>)].map((s) => [s, rows] as const));
+    this.st.addDropped.run(rows);
+    for (const [sink, n] of map) this.st.addSinkDropped.run(sink, n, n);
+    this.pendingDrops = mergeDrops(this.pendingDrops, { total: rows, bySink: map, reason });
+  }
+
+  /** Counts points dropped outside any transaction (refused, or the disk is full), writing the totals when it can. */
+  private dropped(reason: DropReason, rows: number): void {
+    const bySink = new Map([...this.sinks].map((s) => [s, rows] as const));
+    this.drops.note(reason, rows, bySink);
+    this.unsavedDrops = mergeDrops(this.unsavedDrops, { total: rows, bySink, reason });
+    if (reason === 'disk-full' || reason === 'write-failed') return; // the next append that commits writes them
+    try {
+      this.transact(() => {});
+    } catch {
+      // Still unsaved: the next transaction that commits writes them.
+    }
+  }
+
+  /** Inside a transaction: writes the drop totals no earlier transaction could. */
+  private saveUnsavedDrops(): void {
+    const u = this.unsavedDrops;
+    if (u.total === 0) return;
+    this.st.addDropped.run(u.total);
+    for (const [sink, n] of u.bySink) this.st.addSinkDropped.run(sink, n, n);
+    this.unsavedDrops = noDrops(); // transact() puts them back if this transaction rolls back
+  }
+
+  /**
+   * The disk is full below our bound: free pages inside the file (which the next insert reuses
+   * without growing it) by evicting the oldest rows, and checkpoint so the WAL starts over at
+   * its beginning instead of growing.
+   */
+  private makeRoomOnFullDisk(rows: number): void {
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+      this.transact(() => this.evictOldest(rows, 'disk-full'));
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // Even the delete could not be written: the append retry will drop the points.
+    }
+  }
+
+  /** Over the bound at open (the bound was lowered): evict down to it, in bounded steps. */
+  private enforceBoundAtOpen(): void {
+    const target = Math.floor(this.opts.maxBytes * 0.9);
+    for (let i = 0; i < 10_000; i++) {
+      const rows = this.rowCount();
+      const overRows = rows - this.opts.maxRows;
+      const overBytes = Number.isFinite(this.opts.maxBytes) ? Math.ceil((this.usedBytes() - target) / this.rowBytes(rows)) : 0;
+      const evict = Math.min(Math.max(overRows, overBytes, 0), this.opts.maxDeletePerAck);
+      if (evict <= 0 || rows === 0) break;
+      this.transact(() => this.evictOldest(evict, 'bound'));
+    }
+  }
+
+  /** Bytes one more row costs, estimated from what the rows present occupy (an over-estimate is safe). */
+  private rowBytes(rows: number): number {
+    if (rows < 256) return DEFAULT_ROW_BYTES;
+    return Math.min(4096, Math.max(32, this.usedBytes() / rows));
+  }
+
+  private usedBytes(): number {
+    const pages = this.pageCount() - (this.db.pragma('freelist_count', { simple: true }) as number);
+    return pages * this.pageSize;
+  }
+
+  private pageCount(): number {
+    return this.db.pragma('page_count', { simple: true }) as number;
+  }
+
+  private rowCount(): number {
+    const first = this.firstSeq();
+    return first === undefined ? 0 : this.lastSeq - first + 1;
+  }
+
+  private settleUpTo(sink: string, uptoSeq: number, inside: () => void): void {
+    const cursor = this.cursorOf(sink);
+    const next = Math.min(Math.max(cursor, uptoSeq), this.lastSeq, this.holds.heldFrom - 1);
+    this.transact(() => {
+      inside();
+      if (next <= cursor) return;
+      // Set first: the delete below computes the minimum over the new cursors.
+      this.cursors.set(sink, next);
+      this.st.upsertCursor.run(sink, next);
+      this.deleteAcknowledged();
+    });
   }
 
   /** Deletes, oldest first and at most maxDeletePerAck, the rows every enabled sink has. */
@@ -245,8 +545,8 @@ export class SqliteBuffer {
     if (first === undefined) return;
     let min = Infinity;
     for (const c of this.cursors.values()) min = Math.min(min, c);
-    const upto = Math.min(min, first + this.maxDeletePerAck - 1);
-    if (upto >= first) this.deleteUpTo.run(upto);
+    const upto = Math.min(min, first + this.opts.maxDeletePerAck - 1);
+    if (upto >= first) this.st.deleteUpTo.run(upto);
   }
 
   private loadCursors(): void {
@@ -258,7 +558,7 @@ export class SqliteBuffer {
     this.db.transaction(() => {
       for (const name of this.sinks) {
         const seq = stored.get(name);
-        if (seq === undefined) this.upsertCursor.run(name, start);
+        if (seq === undefined) this.st.upsertCursor.run(name, start);
         this.cursors.set(name, Math.min(seq ?? start, this.lastSeq));
       }
       // A sink removed from the set no longer holds rows back: its cursor row stays (it may come
@@ -274,7 +574,7 @@ export class SqliteBuffer {
   }
 
   private firstSeq(): number | undefined {
-    return this.selectFirstSeq.get()?.seq;
+    return this.st.selectFirstSeq.get()?.seq;
   }
 
   private pendingAfter(cursor: number, first: number | undefined): number {
@@ -287,11 +587,18 @@ export class SqliteBuffer {
   }
 }
 
-function open(file: string): Database.Database {
-  try {
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    return new Database(file);
-  } catch (err) {
-    throw new BufferError('EDGE_BUFFER_OPEN_FAILED', `cannot open buffer ${file}: ${(err as Error).message}`, err);
-  }
+interface Drops {
+  total: number;
+  bySink: Map<string, number>;
+  reason: DropReason | undefined;
+}
+
+function noDrops(): Drops {
+  return { total: 0, bySink: new Map(), reason: undefined };
+}
+
+function mergeDrops(a: Drops, b: { total: number; bySink: ReadonlyMap<string, number>; reason: DropReason | undefined }): Drops {
+  const bySink = new Map(a.bySink);
+  for (const [k, v] of b.bySink) bySink.set(k, (bySink.get(k) ?? 0) + v);
+  return { total: a.total + b.total, bySink, reason: a.reason ?? b.reason };
 }

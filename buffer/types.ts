@@ -23,17 +23,68 @@ export interface Point {
 /** A point as read back from the buffer, with its position in the outbox. */
 export interface BufferedPoint extends Point {
   seq: number;
+  /** Set on a dead letter an operator moved back for delivery: its id in the dead-letter table. */
+  replayId?: number;
 }
 
-/** What the buffer holds, for the status API and metrics. */
+/** What `whenFull` does when an append would break the bound (or the disk is full). */
+export type WhenFull = 'dropOldest' | 'rejectNew';
+
+/** A point a sink rejected as invalid, with the sink's reason. */
+export interface DeadLetterInput {
+  point: BufferedPoint;
+  code: string;
+  message: string;
+}
+
+export interface DeadLetter {
+  id: number;
+  sink: string;
+  /** The row's seq when it was rejected. */
+  seq: number;
+  point: Point;
+  code: string;
+  message: string;
+  /** Epoch ms of the (last) rejection. */
+  at: number;
+  attempts: number;
+  /** Moved back by `edge-agent buffer replay`, waiting for delivery. */
+  replay: boolean;
+}
+
+/** Rows appended while the wall clock was not trusted; they wait until re-stamped or flagged. */
+export interface Hold {
+  firstSeq: number;
+  lastSeq: number;
+  bootId: string;
+  /** Wall clock minus monotonic clock (ms) when the rows were read. */
+  offsetMs: number;
+  /** Monotonic time (ms) the hold began. */
+  sinceMono: number;
+}
+
+/** The slice of a logger the buffer uses (pino's Logger fits). */
+export interface BufferLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** What the buffer holds, for the status API, metrics and `edge-agent buffer stats`. */
 export interface BufferStats {
   /** Rows still in the buffer (not yet acknowledged by every enabled sink). */
   rows: number;
-  /** Size of the main database file (page_count × page_size); the -wal file comes on top. */
+  /** Size of the database (page_count × page_size), the quantity `maxBytes` bounds; the -wal file comes on top. */
   bytes: number;
+  /** Bytes in use: `bytes` less the free pages SQLite reuses before it grows the file. */
+  usedBytes: number;
   /** Seq of the newest row ever appended. */
   lastSeq: number;
-  /** Per enabled sink. */
+  /** Rows waiting for a trusted clock (not delivered yet). */
+  held: number;
+  /** Rows dropped over the file's life (evicted by the bound or refused), counted once per row. */
+  dropped: number;
+  /** Per sink: the enabled ones, and any other the file has a cursor or dead letters for. */
   sinks: Record<string, SinkBacklog>;
 }
 
@@ -44,4 +95,14 @@ export interface SinkBacklog {
   pending: number;
   /** Timestamp of the oldest row the sink has not acknowledged, null when caught up: the sink's lag. */
   oldestTs: number | null;
+  /** Rows dropped (evicted or refused) before this sink had them, over the file's life. */
+  dropped: number;
+  /** Points this sink rejected as invalid, over the file's life. */
+  deadLettered: number;
+  /** Dead letters stored now for this sink (replaying ones included). */
+  deadLetters: number;
+  /** Of those, moved back and waiting for delivery. */
+  replaying: number;
+  /** False for a sink the file knows but the buffer was not opened with. */
+  enabled: boolean;
 }

@@ -4,6 +4,7 @@
  * earlier one failed, and all issues come back together: a technician fixes a file in one pass.
  */
 import { readFileSync } from 'node:fs';
+import { brokerIssues } from './broker.js';
 import { catalog } from './catalog.js';
 import { ConfigError } from './errors.js';
 import { PathSet, ROOT, describeValue, formatPath, fromZod, isUnder, unknownKey, zodMessage } from './issues.js';
@@ -14,7 +15,7 @@ import { SETTINGS_KEYS, loadSettings } from './settings.js';
 import { substituteEnv } from './substitute.js';
 import type { AgentConfig, ConfigIssue, Env } from './types.js';
 
-export const CATALOG_KEYS = ['templates', 'devices', 'simulators'] as const;
+export const CATALOG_KEYS = ['templates', 'devices', 'simulators', 'broker'] as const;
 const TOP_LEVEL_KEYS: readonly string[] = [...SETTINGS_KEYS, ...CATALOG_KEYS];
 
 export interface LoadOptions {
@@ -80,7 +81,14 @@ export function checkDocument(doc: unknown, opts: { env?: Env | undefined; sourc
   if (parsed.success) {
     const resolved = resolveDevices({ settings, templates: parsed.data.templates, devices: parsed.data.devices });
     issues.push(...resolved.issues);
-    config = { settings, devices: resolved.devices, simulators: parsed.data.simulators, source: opts.source ?? '<document>' };
+    issues.push(...brokerIssues(parsed.data.broker, parsed.data.devices));
+    config = {
+      settings,
+      devices: resolved.devices,
+      simulators: parsed.data.simulators,
+      ...(parsed.data.broker === undefined ? {} : { broker: parsed.data.broker }),
+      source: opts.source ?? '<document>',
+    };
   } else {
     const schemaIssues = fromZod(parsed.error);
     issues.push(...schemaIssues);

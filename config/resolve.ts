@@ -6,12 +6,14 @@
  * a file's mistakes are all reported at once; `broken` names the parts already reported.
  */
 import type { DeviceSettings, PointSettings, Template } from './catalog.js';
-import { TYPE_WORDS, modbusPoint } from './catalog.js';
+import { modbusPoint, modbusPointWords } from './catalog.js';
 import { PathSet, childPath, formatPath, fromZod, zodMessage, type PathSegment } from './issues.js';
 import { mergePoint } from './merge.js';
+import { applyModbusPointDefaults, modbusBusIssues, modbusDeviceExtras, modbusPointIssues } from './modbus.js';
 import { resolveSchedule } from './schedule.js';
 import { reservedTagIssues } from './tags.js';
-import type { ConfigIssue, ModbusPoint, ResolvedDevice, Settings } from './types.js';
+import { isFieldDraft, rejectForeignKeys, resolveFieldDevice, resolveFieldPoint, unscheduled } from './resolve-fields.js';
+import type { ConfigIssue, ModbusPoint, MqttPoint, ResolvedDevice, ResolvedPoint, SerialPoint, Settings } from './types.js';
 
 /** A device as far as it parsed: any key may be missing when the device failed its schema. */
 export type DeviceDraft = Partial<DeviceSettings>;
@@ -53,6 +55,7 @@ export function resolveDevices(input: ResolveInput): Resolved {
     // A disabled device is checked like any other, then left out of what runs.
     if (device !== undefined && deviceIssues.length === 0 && draft.enabled !== false) devices.push(device);
   });
+  issues.push(...modbusBusIssues(input.devices));
   return { devices, issues };
 }
 
@@ -72,10 +75,12 @@ function resolveDevice(draft: DeviceDraft, index: number, input: ResolveInput, b
     issues.push(...reservedTagIssues(point.tags, formatPath(['devices', index, 'points', pointId, 'tags'])));
   }
 
-  const { schedule, issues: scheduleIssues } = resolveSchedule(
-    { every: draft.every, cron: draft.cron, everyBroken: broken.has(childPath(path, 'every')), cronBroken: broken.has(childPath(path, 'cron')) },
-    path,
-  );
+  const everyBroken = broken.has(childPath(path, 'every'));
+  const cronBroken = broken.has(childPath(path, 'cron'));
+  // Streaming serial and MQTT devices have no schedule (resolve-fields.ts).
+  const { schedule, issues: scheduleIssues } = isFieldDraft(draft) && unscheduled(draft, everyBroken, cronBroken)
+    ? { schedule: undefined, issues: [] }
+    : resolveSchedule({ every: draft.every, cron: draft.cron, everyBroken, cronBroken }, path);
   issues.push(...scheduleIssues);
 
   // Which template, and whether the points can be judged at all: when the template or the
@@ -95,6 +100,12 @@ function resolveDevice(draft: DeviceDraft, index: number, input: ResolveInput, b
     pointsKnown = false;
   }
 
+  if (isFieldDraft(draft)) {
+    const fieldPoints = pointsKnown ? resolvePoints<SerialPoint | MqttPoint>(draft, index, template, input.settings, broken, issues) : [];
+    if (draft.id === undefined) return undefined;
+    const base = { id: draft.id, ...(draft.template === undefined ? {} : { template: draft.template }), tags: { ...customTags(input.settings, template, draft), ...reservedTags(input.settings, draft.id) } };
+    return resolveFieldDevice(draft, base, fieldPoints, schedule, path, issues);
+  }
   const points = pointsKnown ? resolvePoints(draft, index, template, input.settings, broken, issues) : [];
   const { id, driver, connection } = draft;
   if (id === undefined || driver === undefined || connection === undefined || schedule === undefined) return undefined;
@@ -103,6 +114,7 @@ function resolveDevice(draft: DeviceDraft, index: number, input: ResolveInput, b
     driver,
     connection,
     schedule,
+    ...modbusDeviceExtras(draft),
     ...(draft.template === undefined ? {} : { template: draft.template }),
     tags: { ...customTags(input.settings, template, draft), ...reservedTags(input.settings, id) },
     points,
@@ -116,24 +128,27 @@ function unknownTemplate(name: string, known: string[]): string {
 }
 
 /** Template points first, in the template's order, then the points only the device has. */
-function resolvePoints(
+function resolvePoints<P extends ResolvedPoint = ModbusPoint>(
   draft: DeviceDraft,
   index: number,
   template: TemplateDraft | undefined,
   settings: Settings,
   broken: PathSet,
   issues: ConfigIssue[],
-): ModbusPoint[] {
+): P[] {
   const own = draft.points ?? {};
   const inherited = template?.points ?? {};
   const ids = [...new Set([...Object.keys(inherited), ...Object.keys(own)])];
-  const points: ModbusPoint[] = [];
+  const points: P[] = [];
   for (const pointId of ids) {
     const at: PathSegment[] = ['devices', index, 'points', pointId];
     const templateAt: PathSegment[] = ['templates', draft.template ?? '', 'points', pointId];
     if (broken.has(formatPath(at)) || (template !== undefined && broken.has(formatPath(templateAt)))) continue;
     const origin: PointOrigin = { template: inherited[pointId] === undefined ? undefined : draft.template, templateAt, at };
-    const point = resolvePoint(inherited[pointId], own[pointId], origin, issues);
+    // The driver's point schema judges the merged point: serial and MQTT points in resolve-fields.ts.
+    const point = isFieldDraft(draft)
+      ? resolveFieldPoint(draft, pointId, inherited[pointId], own[pointId], origin, issues, broken)
+      : rejectForeignKeys(inherited[pointId], own[pointId], origin, issues, resolvePoint(inherited[pointId], own[pointId], origin, issues));
     if (point === undefined || draft.id === undefined) continue;
     const { measurement, tags, ...addressAndTransform } = point;
     points.push({
@@ -143,7 +158,7 @@ function resolvePoints(
       measurement: measurement ?? draft.measurement ?? template?.measurement ?? 'telemetry',
       tags: { ...customTags(settings, template, draft), ...tags, ...reservedTags(settings, draft.id), point: pointId },
       ...addressAndTransform,
-    });
+    } as ResolvedPoint as P);
   }
   return points;
 }
@@ -173,6 +188,7 @@ function resolvePoint(
       issues.push({ path: formatPath([...where, 'type']), message: `a ${merged.register} holds one bit: type must be bool (got ${merged.type})` });
     }
   }
+  applyModbusPointDefaults(merged);
   // The driver's point schema judges the complete point (a second driver would pick its own here).
   const parsed = modbusPoint.safeParse(merged, { error: zodMessage });
   if (!parsed.success) {
@@ -186,9 +202,10 @@ function resolvePoint(
     return undefined;
   }
   const p = parsed.data;
-  if (p.address + TYPE_WORDS[p.type] - 1 > 65535) {
+  if (p.address + modbusPointWords(p) - 1 > 65535) {
     issues.push({ path: formatPath([...origin.at, 'address']), message: `a ${p.type} at ${p.address} runs past the last register (65535)` });
   }
+  issues.push(...modbusPointIssues(p, origin.at));
   if (p.min !== undefined && p.max !== undefined && p.min > p.max) {
     issues.push({ path: formatPath([...origin.at, 'min']), message: `must not be above max (${p.min} > ${p.max})` });
   }

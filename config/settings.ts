@@ -4,6 +4,7 @@
  * key pinned by the environment cannot be changed by a config push (see envPinnedSettings).
  */
 import convict from 'convict';
+import { parseByteSize } from './byte-size.js';
 import { ID_PATTERN } from './catalog.js';
 import { ROOT, childPath, describeValue, unknownKey } from './issues.js';
 import { reservedTagIssues } from './tags.js';
@@ -58,6 +59,7 @@ export function loadSettings(input: Readonly<Record<string, unknown>>, env: Env)
     }
   }
   const settings = config.getProperties();
+  settings.buffer.maxBytes = bytesOrDefault(settings.buffer.maxBytes);
   issues.push(...crossChecks(settings));
   settings.gateway.tags = gatewayTags(settings.gateway.tags, issues);
   if (settings.gateway.site === '') settings.gateway.site = settings.gateway.id;
@@ -74,6 +76,13 @@ function settingsSchema(): convict.Schema<Settings> {
     },
     buffer: {
       path: { doc: 'SQLite store-and-forward file', default: './data/buffer.db', format: required, env: SETTINGS_ENV['buffer.path'] },
+      maxRows: { doc: 'most points kept in the buffer', default: 5_000_000, format: positiveInteger },
+      // bytes, or a size such as 1GiB / 512MB, normalised to bytes in loadSettings (a numeric
+      // default would make convict coerce '512MB' to 512)
+      maxBytes: { doc: 'most bytes of buffer file', default: '1GiB' as unknown as number, format: byteSize },
+      whenFull: { doc: 'at the bound: dropOldest or rejectNew', default: 'dropOldest', format: oneOf(['dropOldest', 'rejectNew']) },
+      synchronous: { doc: 'SQLite synchronous mode', default: 'normal', format: oneOf(['normal', 'full']) },
+      untrustedClock: { doc: 'points read before the clock is trusted: restamp or flag', default: 'restamp', format: oneOf(['restamp', 'flag']) },
     },
     sinks: {
       influx: {
@@ -91,6 +100,8 @@ function settingsSchema(): convict.Schema<Settings> {
     http: {
       host: { default: '127.0.0.1', format: required, env: SETTINGS_ENV['http.host'] },
       port: { default: 8080, format: port, env: SETTINGS_ENV['http.port'] },
+      // Not bound to the environment (not a bootstrap key): write `token: ${HTTP_TOKEN}` in the file.
+      token: { doc: 'bearer token for /metrics and /status; empty: no authentication', default: '', format: text, sensitive: true },
     },
     log: {
       level: { default: 'info', format: logLevel, env: SETTINGS_ENV['log.level'] },
@@ -120,6 +131,17 @@ function sqlIdentifier(value: unknown): void {
 function port(value: unknown): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) throw new Error('must be a port number, 0 to 65535');
 }
+function positiveInteger(value: unknown): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new Error('must be a whole number, at least 1');
+}
+function byteSize(value: unknown): void {
+  if (parseByteSize(value) < MIN_BUFFER_BYTES) throw new Error('must be at least 64KiB');
+}
+function oneOf(values: readonly string[]): (value: unknown) => void {
+  return (value) => {
+    if (!values.includes(value as string)) throw new Error(`must be one of ${values.join(', ')}`);
+  };
+}
 function logLevel(value: unknown): void {
   if (!(LOG_LEVELS as readonly unknown[]).includes(value)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}`);
 }
@@ -135,6 +157,15 @@ function urlOf(protocols: readonly string[]): (value: unknown) => void {
     }
     if (!protocols.includes(url.protocol)) throw new Error(`must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
   };
+}
+
+const MIN_BUFFER_BYTES = 64 * 1024;
+function bytesOrDefault(value: unknown): number {
+  try {
+    return Math.max(parseByteSize(value), MIN_BUFFER_BYTES);
+  } catch {
+    return 1024 ** 3; // already reported as an issue
+  }
 }
 
 function nonEmpty(value: string | undefined): value is string {

@@ -1,6 +1,7 @@
 /** The resolved configuration the rest of the agent consumes: merged, defaulted, validated. */
-import type { ModbusTcpConnection, SimulatorSettings } from './catalog.js';
-import type { BYTE_ORDERS, MODBUS_TYPES, REGISTERS } from './catalog.js';
+import type { ModbusConnectionSettings, ModbusTcpConnection, MqttConnection, SerialConnection, SimulatorSettings } from './catalog.js';
+import type { BYTE_ORDERS, MODBUS_TYPES, REGISTERS, VALUE_TYPES } from './catalog.js';
+import type { BrokerSettings } from './broker.js';
 
 export type RegisterKind = (typeof REGISTERS)[number];
 export type ModbusType = (typeof MODBUS_TYPES)[number];
@@ -42,6 +43,12 @@ export interface ModbusPoint extends PointBase {
   /** Always `bool` on coil/discrete; `bool` on holding/input means "the register is non-zero". */
   type: ModbusType;
   order: ByteOrder;
+  /** `string` only: how many registers (2 characters each) the string spans. */
+  length?: number;
+  /** One bit (0 = least significant) of a holding/input register; the type is then `bool`. */
+  bit?: number;
+  /** `int8`/`uint8` only: which byte of the register (high = the first on the wire). */
+  byte?: 'high' | 'low';
 }
 
 export type Schedule = { kind: 'every'; everyMs: number } | { kind: 'cron'; cron: string };
@@ -56,21 +63,88 @@ interface DeviceBase {
 
 export interface ModbusDevice extends DeviceBase {
   driver: 'modbus';
-  connection: ModbusTcpConnection;
+  connection: ModbusConnectionSettings;
   points: ModbusPoint[];
+  /** Unused registers (bits for coils/discrete inputs) one request may read through; default 0. */
+  maxGap?: number;
+  /** false: one request per point (devices that reject multi-point reads); default true. */
+  coalesce?: boolean;
+}
+/** A Modbus device reached over Modbus TCP (its own connection). */
+export type ModbusTcpDevice = ModbusDevice & { connection: ModbusTcpConnection };
+
+export type ValueType = (typeof VALUE_TYPES)[number];
+
+export interface SerialPoint extends PointBase {
+  /** A regex group name, a key of a key=value line, or a CSV column (0-based index or name). */
+  field: string | number;
+  type: ValueType;
 }
 
-export type ResolvedDevice = ModbusDevice;
+/** How a line becomes fields (resolve-fields.ts normalizes the `parse:` settings into this). */
+export type LineParse =
+  | { kind: 'regex'; regex: string }
+  | { kind: 'keyValue'; pairSeparator?: string; valueSeparator: string }
+  | { kind: 'csv'; separator: string; columns?: string[] };
+
+export interface SerialDevice extends Omit<DeviceBase, 'schedule'> {
+  driver: 'serial';
+  connection: SerialConnection;
+  parse: LineParse;
+  /** Polled devices only: sent on every scheduled poll; the first line that parses is the reply. */
+  command?: string;
+  /** Present for polled devices (with `command`); a streaming device has none. */
+  schedule?: Schedule;
+  points: SerialPoint[];
+}
+
+export interface MqttPoint extends PointBase {
+  /** The topic pattern as written (`ward/{ward}/bed/{bed}/vitals`). */
+  topic: string;
+  /** The MQTT filter subscribed to (`ward/+/bed/+/vitals`). */
+  filter: string;
+  /** Per segment of the filter, the tag name it is captured into, if any. */
+  captures: (string | undefined)[];
+  /** JSON path into the payload; none: the payload itself is the value. */
+  path?: string;
+  type: ValueType;
+}
+
+export interface MqttDevice extends Omit<DeviceBase, 'schedule'> {
+  driver: 'mqtt';
+  /** Not polled: a reading arrives whenever the sensor publishes. */
+  schedule?: undefined;
+  /** An external broker; absent: the embedded broker, in-process. */
+  connection?: MqttConnection;
+  qos: 0 | 1 | 2;
+  points: MqttPoint[];
+}
+
+export type ResolvedDevice = ModbusDevice | SerialDevice | MqttDevice;
+/** A device the scheduler polls (Modbus, and serial devices with a command). */
+export type PolledDevice = ResolvedDevice & { schedule: Schedule };
 export type ResolvedPoint = ResolvedDevice['points'][number];
 
 export interface Settings {
   gateway: { id: string; site: string; tags: Record<string, string> };
-  buffer: { path: string };
+  buffer: {
+    path: string;
+    /** Most rows kept; at the bound `whenFull` decides. */
+    maxRows: number;
+    /** Most bytes of database file (written as 1GiB, 512MB, … and normalised to bytes). */
+    maxBytes: number;
+    whenFull: 'dropOldest' | 'rejectNew';
+    /** SQLite synchronous mode: `full` fsyncs every commit (survives power loss), `normal` only checkpoints. */
+    synchronous: 'normal' | 'full';
+    /** Points read while the wall clock is not trusted: held and re-stamped once it is, or sent flagged. */
+    untrustedClock: 'restamp' | 'flag';
+  };
   sinks: {
     influx: { url: string; token: string; org: string; bucket: string };
     postgres: { url: string; schema: string };
   };
-  http: { host: string; port: number };
+  /** `token`: bearer token for /metrics and /status (empty: none; the probes and the page stay open). */
+  http: { host: string; port: number; token: string };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 }
 
@@ -78,6 +152,8 @@ export interface AgentConfig {
   settings: Settings;
   devices: ResolvedDevice[];
   simulators: SimulatorSettings[];
+  /** The embedded MQTT broker; undefined or `enabled: false` when there is none. */
+  broker?: BrokerSettings;
   /** Where it came from, for logs and `validate` output. */
   source: string;
 }

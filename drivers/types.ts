@@ -15,6 +15,12 @@ export interface Reading {
   error?: string;
   /** Human detail of the error, for logs. */
   detail?: string;
+  /**
+   * Tags that belong to this reading only, merged over the point's configured tags: an MQTT
+   * topic segment captured by `ward/{ward}/bed/{bed}/vitals` gives `{ward: '3', bed: '12'}`, so
+   * each bed becomes its own series of the one configured point.
+   */
+  tags?: Record<string, string>;
 }
 
 export interface Component {
@@ -26,10 +32,19 @@ export interface Component {
 
 /**
  * A driver the scheduler polls. `read` never rejects for a device fault: a timeout, an exception
- * response or a lost connection become readings with quality `bad` and an error code.
+ * response or a lost connection become readings with quality `bad` and an error code. Each
+ * driver takes its own kind of point (a Modbus register, a serial line field); the agent hands
+ * it the points of its own device.
  */
-export interface PolledDriver extends Component {
-  read(points: readonly ResolvedPoint[], signal: AbortSignal): Promise<Reading[]>;
+export interface PolledDriver<P extends Pick<ResolvedPoint, 'id'> = Pick<ResolvedPoint, 'id'>> extends Component {
+  read(points: readonly P[], signal: AbortSignal): Promise<Reading[]>;
+  /** What the last read cost, for the device health (a driver that can count sets it). */
+  readonly lastReadStats?: ReadStats | undefined;
+}
+
+export interface ReadStats {
+  /** Requests sent to the device during the last read (Modbus: after coalescing, splits included). */
+  requests: number;
 }
 
 export interface PushDriver extends Component {

@@ -48,6 +48,10 @@ export async function syncCatalog(pool: pg.Pool, sql: Statements, catalog: SinkC
   const gw = catalog.gateway.id;
   const { devices, bindings, tags } = flatten(catalog);
   const client = await pool.connect();
+  // A checked-out client has no pool error listener: a connection lost between two statements
+  // would be an uncaught 'error' and kill the agent. The failing statement reports it instead.
+  const ignore = () => {};
+  client.on('error', ignore);
   try {
     await client.query('BEGIN');
     await client.query(sql.gateway, [gw, catalog.gateway.site, JSON.stringify(catalog.gateway.tags)]);
@@ -63,5 +67,7 @@ export async function syncCatalog(pool: pg.Pool, sql: Statements, catalog: SinkC
     // Destroy rather than return a connection that may sit in an aborted transaction.
     client.release(err instanceof Error ? err : true);
     throw err;
+  } finally {
+    client.removeListener('error', ignore);
   }
 }

@@ -142,6 +142,9 @@ export class PostgresSink implements Sink {
     const { rows } = await pool.query<{ n: number }>('SELECT count(to_regclass(t))::int AS n FROM unnest($1::text[]) AS t', [names]);
     if (rows[0]?.n === TABLES.length) return;
     const client = await pool.connect();
+    // See postgres-catalog.ts: without a listener, a connection lost mid-transaction would be an uncaught 'error'.
+    const ignore = () => {};
+    client.on('error', ignore);
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`edge-agent ddl ${this.opts.schema}`]);
@@ -153,6 +156,8 @@ export class PostgresSink implements Sink {
       // Passing the error destroys the connection instead of returning it mid-transaction.
       client.release(err instanceof Error ? err : true);
       throw err;
+    } finally {
+      client.removeListener('error', ignore);
     }
   }
 }

@@ -16,10 +16,16 @@ need=()
 command -v victoria-metrics >/dev/null || need+=(victoria-metrics)
 command -v socat >/dev/null || need+=(socat)
 command -v mbpoll >/dev/null || need+=(mbpoll)
-/usr/bin/python3 -c 'import pymodbus' 2>/dev/null || need+=(python3-pymodbus)
+# pymodbus's server imports pyserial and serial_asyncio, which Debian only recommends.
+/usr/bin/python3 -c 'import pymodbus.server, serial' 2>/dev/null || need+=(python3-pymodbus python3-serial python3-serial-asyncio)
 command -v mosquitto >/dev/null || need+=(mosquitto mosquitto-clients)
 command -v pg_ctlcluster >/dev/null || command -v psql >/dev/null || need+=(postgresql)
 command -v make >/dev/null && command -v g++ >/dev/null && command -v python3 >/dev/null || need+=(build-essential python3)
+# The status page test drives Debian's chromium; the unit and notify tests use systemd's tools
+# (systemd-analyze, systemd-notify; systemd need not run) and shellcheck for the install scripts.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v systemd-analyze >/dev/null && command -v systemd-notify >/dev/null || need+=(systemd)
+command -v shellcheck >/dev/null || need+=(shellcheck)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing Debian packages: ${need[*]}"
   as_root apt-get update -qq
@@ -60,6 +66,7 @@ npm run --silent lint
 log "build"
 npm run --silent build
 log "tests"
+export EDGE_TEST_STRICT=1 # a missing peer fails its test instead of skipping it
 report=$(mktemp /tmp/edge-agent-vitest.XXXXXX.json)
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" || status=$?

@@ -25,7 +25,8 @@ export interface ConnectionOptions {
   clock: DriverClock;
 }
 
-export type RequestResult = { kind: 'registers'; words: number[] } | { kind: 'bits'; bits: boolean[] };
+export type { RequestResult } from './read-cycle.js';
+import type { RequestResult } from './read-cycle.js';
 
 export class ModbusConnection {
   private readonly client: Client;

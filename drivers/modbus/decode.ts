@@ -20,11 +20,19 @@
  *
  * 64-bit integers become JS numbers: exact up to 2^53 (9 007 199 254 740 992); beyond that the
  * nearest double is returned (a counter of that size loses its last digits, it is not wrapped).
+ *
+ * The narrow types read one register after its byte order is applied: `int8`/`uint8` take its
+ * high byte (the first on the wire with ABCD) or its low byte, a `bit` point takes one bit of its
+ * 16-bit value (0 = least significant). A `string` spans `length` registers, two characters each,
+ * the first character in the high byte (ABCD; BADC swaps each pair, CDAB/DCBA reverse the registers).
  */
 import type { ByteOrder, ModbusType } from '../../config/types.js';
 
 const WORDS: Record<ModbusType, number> = {
   bool: 1,
+  int8: 1,
+  uint8: 1,
+  string: 1, // per register: a string spans `length` of them
   int16: 1,
   uint16: 1,
   int32: 2,
@@ -35,9 +43,9 @@ const WORDS: Record<ModbusType, number> = {
   float64: 4,
 };
 
-/** How many 16-bit registers a value of this type occupies. */
-export function registerCount(type: ModbusType): number {
-  return WORDS[type];
+/** How many 16-bit registers a value of this type occupies (a string: its `length`). */
+export function registerCount(type: ModbusType, length?: number): number {
+  return type === 'string' ? (length ?? 1) : WORDS[type];
 }
 
 const SWAPS_BYTES: Record<ByteOrder, boolean> = { ABCD: false, CDAB: false, BADC: true, DCBA: true };
@@ -65,7 +73,8 @@ function bigEndianView(words: readonly number[]): DataView {
 /**
  * Decodes the registers of one value. `words` may be longer than the type needs (the rest is
  * ignored); shorter is a programming error and throws a RangeError.
- * A `bool` held in a register is true when the register is not zero.
+ * A `bool` held in a register is true when the register is not zero; `int8`/`uint8` are its low
+ * byte here (decodeValue picks the byte a point asks for); a `string` goes through decodeString.
  */
 export function decodeRegisters(words: readonly number[], type: ModbusType, order: ByteOrder = 'ABCD'): number | boolean {
   const n = registerCount(type);
@@ -74,6 +83,12 @@ export function decodeRegisters(words: readonly number[], type: ModbusType, orde
   switch (type) {
     case 'bool':
       return view.getUint16(0) !== 0;
+    case 'int8':
+      return view.getInt8(1);
+    case 'uint8':
+      return view.getUint8(1);
+    case 'string':
+      throw new TypeError('a string is decoded by decodeString');
     case 'int16':
       return view.getInt16(0);
     case 'uint16':
@@ -93,6 +108,54 @@ export function decodeRegisters(words: readonly number[], type: ModbusType, orde
   }
 }
 
+/** What decodeValue needs to know about a point. */
+export interface ValueSpec {
+  type: ModbusType;
+  order?: ByteOrder;
+  /** `string`: registers it spans. */
+  length?: number | undefined;
+  /** One bit of the (first) register, 0 = least significant. */
+  bit?: number | undefined;
+  /** `int8`/`uint8`: the high (first on the wire with ABCD) or the low byte. */
+  byte?: 'high' | 'low' | undefined;
+}
+
+/** Decodes a register point of any type: the driver's one entry point. */
+export function decodeValue(words: readonly number[], spec: ValueSpec): number | boolean | string {
+  const order = spec.order ?? 'ABCD';
+  if (spec.type === 'string') return decodeString(words.slice(0, spec.length ?? words.length), order);
+  if (spec.bit !== undefined || spec.type === 'int8' || spec.type === 'uint8') {
+    if (words.length < 1) throw new RangeError(`${spec.type} needs 1 register, got 0`);
+    const word = reorder(words.slice(0, 1), order)[0] ?? 0;
+    if (spec.bit !== undefined) {
+      const set = ((word >>> spec.bit) & 1) === 1;
+      return spec.type === 'bool' ? set : set ? 1 : 0;
+    }
+    const b = spec.byte === 'high' ? word >>> 8 : word & 0xff;
+    return spec.type === 'int8' && b > 127 ? b - 256 : b;
+  }
+  return decodeRegisters(words, spec.type, order);
+}
+
+/**
+ * Two characters per register, byte by byte (latin1, so no byte is ever rejected). The text ends
+ * at the first NUL, and trailing spaces are dropped: devices pad fixed-length fields with either.
+ */
+export function decodeString(words: readonly number[], order: ByteOrder = 'ABCD'): string {
+  const bytes = Buffer.alloc(words.length * 2);
+  reorder(words, order).forEach((w, i) => bytes.writeUInt16BE(w, i * 2));
+  const text = bytes.toString('latin1');
+  const nul = text.indexOf('\0');
+  return (nul >= 0 ? text.slice(0, nul) : text).replace(/ +$/, '');
+}
+
+/** The registers a device holding `text` in `length` registers would send (NUL padded). */
+export function encodeString(text: string, length: number, order: ByteOrder = 'ABCD'): number[] {
+  const bytes = Buffer.alloc(length * 2);
+  bytes.write(text.slice(0, length * 2), 'latin1');
+  return reorder(Array.from({ length }, (_, i) => bytes.readUInt16BE(i * 2)), order);
+}
+
 /**
  * A coil or discrete input is one bit whatever the configured type: `bool` gives true/false,
  * any numeric type gives 1/0 (handy for scale or map transforms).
@@ -102,6 +165,8 @@ export function decodeBit(bit: boolean, type: ModbusType): number | boolean {
 }
 
 const INT_RANGES: Partial<Record<ModbusType, readonly [bigint, bigint]>> = {
+  int8: [-(2n ** 7n), 2n ** 7n - 1n],
+  uint8: [0n, 2n ** 8n - 1n],
   int16: [-(2n ** 15n), 2n ** 15n - 1n],
   uint16: [0n, 2n ** 16n - 1n],
   int32: [-(2n ** 31n), 2n ** 31n - 1n],
@@ -122,8 +187,10 @@ function toInteger(value: number | bigint, type: ModbusType): bigint {
  * The inverse of `decodeRegisters`: the registers a device would send for `value`. Used by the
  * simulator and the tests. Integers must be integral and in range (a RangeError otherwise);
  * 64-bit integers may be given as bigint to be exact beyond 2^53; floats are rounded to the type.
+ * An `int8`/`uint8` fills the low byte (or the high one with `byte: 'high'`), the other byte 0;
+ * a string goes through encodeString.
  */
-export function encodeValue(value: number | bigint | boolean, type: ModbusType, order: ByteOrder = 'ABCD'): number[] {
+export function encodeValue(value: number | bigint | boolean, type: ModbusType, order: ByteOrder = 'ABCD', byte: 'high' | 'low' = 'low'): number[] {
   const n = registerCount(type);
   const view = new DataView(new ArrayBuffer(n * 2));
   if (type === 'bool') {
@@ -149,6 +216,12 @@ export function encodeValue(value: number | bigint | boolean, type: ModbusType, 
       case 'uint64':
         view.setBigUint64(0, BigInt.asUintN(64, toInteger(v, type)));
         break;
+      case 'int8':
+      case 'uint8':
+        view.setUint8(byte === 'high' ? 0 : 1, Number(BigInt.asUintN(8, toInteger(v, type))));
+        break;
+      case 'string':
+        throw new TypeError('a string is encoded by encodeString');
     }
   }
   const words = Array.from({ length: n }, (_, i) => view.getUint16(i * 2));

@@ -13,6 +13,8 @@ export const ModbusErrors = {
   pointInvalid: 'EDGE_MODBUS_POINT_INVALID',
   /** A float register holds NaN or ±Infinity (many devices send NaN for "no value"). */
   notFinite: 'EDGE_MODBUS_VALUE_NOT_FINITE',
+  /** The shared bus already has as many requests waiting as it may hold: refused, not queued. */
+  busQueueFull: 'EDGE_BUS_QUEUE_FULL',
 } as const;
 
 /** `EDGE_MODBUS_EXCEPTION_2` for exception code 2 (illegal data address), and so on. */
@@ -49,6 +51,47 @@ export class ProtocolError extends Error {
   override name = 'ProtocolError';
 }
 
+/** An exception response (function code | 0x80) from a slave on an RTU bus. */
+export class ModbusExceptionError extends Error {
+  override name = 'ModbusExceptionError';
+  constructor(readonly modbusCode: number) {
+    super(`Modbus exception ${modbusCode}: ${EXCEPTION_NAMES[modbusCode] ?? 'unknown exception'}`);
+  }
+}
+
+/** The bus's link (serial port or TCP socket) could not be opened, or closed under a request. */
+export class LinkError extends Error {
+  override name = 'LinkError';
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The bus's link failed recently and waits before it is opened again: nothing was sent. */
+export class LinkBackoffError extends Error {
+  override name = 'LinkBackoffError';
+}
+
+/** The bus's queue is full: the request was refused, not queued. */
+export class BusQueueFullError extends Error {
+  override name = 'BusQueueFullError';
+}
+
+const EXCEPTION_NAMES: Record<number, string> = {
+  1: 'Illegal function',
+  2: 'Illegal data address',
+  3: 'Illegal data value',
+  4: 'Slave device failure',
+  5: 'Acknowledge',
+  6: 'Slave device busy',
+  8: 'Memory parity error',
+  10: 'Gateway path unavailable',
+  11: 'Gateway target device failed to respond',
+};
+
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
 interface ErrorShape {
@@ -80,4 +123,31 @@ export function classifyError(err: unknown): DeviceFault {
   }
   // CRC or length errors, a garbled frame: the stream may be out of step, start again.
   return { code: DeviceErrors.protocol, detail, dropConnection: true, backoff: true };
+}
+
+/** A failure of one request on a shared RTU bus, and what it means for that slave's poll. */
+export interface BusFault {
+  code: string;
+  detail: string;
+  /** The rest of this device's poll is not sent (the slave or the link is not usable now). */
+  endsPoll: boolean;
+  /** The slave itself did not answer: back it off, so it stops costing the bus its timeout. */
+  slaveSilent: boolean;
+}
+
+/** Bus failures in the same stable codes; the link's own troubles never back off a slave. */
+export function classifyBusError(err: unknown): BusFault {
+  const { code, detail } = classifyError(err);
+  if (err instanceof ModbusExceptionError) return { code, detail, endsPoll: false, slaveSilent: false };
+  if (err instanceof BusQueueFullError) return { code: ModbusErrors.busQueueFull, detail: err.message, endsPoll: true, slaveSilent: false };
+  if (err instanceof LinkBackoffError) return { code: DeviceErrors.backoff, detail: err.message, endsPoll: true, slaveSilent: false };
+  if (err instanceof LinkError) {
+    const d = err.code !== undefined && !err.message.includes(err.code) ? `${err.code}: ${err.message}` : err.message;
+    return { code: DeviceErrors.unreachable, detail: d, endsPoll: true, slaveSilent: false };
+  }
+  if (err instanceof ConnectionLostError) return { code: DeviceErrors.unreachable, detail, endsPoll: true, slaveSilent: false };
+  if (err instanceof RequestAbortedError) return { code: DeviceErrors.aborted, detail, endsPoll: true, slaveSilent: false };
+  if (err instanceof DeadlineError) return { code: DeviceErrors.timeout, detail, endsPoll: true, slaveSilent: true };
+  // A garbled answer (CRC, length): the slave is there but the line is noisy or misconfigured.
+  return { code: DeviceErrors.protocol, detail, endsPoll: true, slaveSilent: false };
 }

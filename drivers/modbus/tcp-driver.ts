@@ -7,17 +7,18 @@
  * away and, until the back-off delay has passed, polls answer at once with EDGE_DEVICE_BACKOFF
  * instead of piling connection attempts on a device (or a radio link) that is already struggling.
  */
-import type { ModbusDevice, ModbusPoint } from '../../config/types.js';
+import type { ModbusTcpDevice, ResolvedPoint } from '../../config/types.js';
 import type { PolledDriver, Reading } from '../types.js';
 import { ReconnectBackoff, type BackoffOptions } from './backoff.js';
-import { ModbusConnection, type RequestResult } from './connection.js';
-import { decodeBit, decodeRegisters, registerCount } from './decode.js';
+import { ModbusConnection } from './connection.js';
 import { silentLogger, systemClock, type DriverClock, type DriverLogger } from './deps.js';
 import { classifyError, ModbusErrors, type DeviceFault } from './errors.js';
-import { planRequests, type ReadRequest } from './plan.js';
+import { CutMemory, modbusPoints } from './cut-memory.js';
+import { abortedFault, badReading, linkSignals, notSentAfter, ReadCycle, requestKey, type ReadStats } from './read-cycle.js';
+import type { ReadRequest } from './plan.js';
 
 export interface ModbusTcpDriverOptions {
-  device: ModbusDevice;
+  device: ModbusTcpDevice;
   clock?: DriverClock;
   /** A child logger already bound to the device. */
   logger?: DriverLogger;
@@ -25,10 +26,8 @@ export interface ModbusTcpDriverOptions {
   reconnect?: BackoffOptions;
 }
 
-type PointLike = Pick<ModbusPoint, 'id' | 'register' | 'address' | 'type' | 'order'>;
-
 export class ModbusTcpDriver implements PolledDriver {
-  private readonly device: ModbusDevice;
+  private readonly device: ModbusTcpDevice;
   private readonly clock: DriverClock;
   private readonly log: DriverLogger;
   private readonly backoff: ReconnectBackoff;
@@ -44,12 +43,21 @@ export class ModbusTcpDriver implements PolledDriver {
   private queue: Promise<unknown> = Promise.resolve();
   /** Exception code last logged per request, so a misconfigured point warns once, not every poll. */
   private readonly loggedExceptions = new Map<string, string>();
+  /** Where plans must split, learned from illegal-address exceptions. */
+  private readonly cuts: CutMemory;
+  private stats: ReadStats | undefined;
 
   constructor(opts: ModbusTcpDriverOptions) {
     this.device = opts.device;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger;
     this.backoff = new ReconnectBackoff(opts.reconnect);
+    this.cuts = new CutMemory(this.log);
+  }
+
+  /** Requests the last read took (device health). */
+  get lastReadStats(): ReadStats | undefined {
+    return this.stats;
   }
 
   /** Tries to connect once. An unreachable device is logged, not thrown: reads retry. */
@@ -75,7 +83,7 @@ export class ModbusTcpDriver implements PolledDriver {
     return this.stopping;
   }
 
-  read(points: readonly PointLike[], signal: AbortSignal): Promise<Reading[]> {
+  read(points: readonly ResolvedPoint[], signal: AbortSignal): Promise<Reading[]> {
     // Belt and braces: `read` must never reject, whatever goes wrong inside.
     return this.exclusive(() => this.readNow(points, signal)).catch((err: unknown) => {
       this.log.error({ err }, 'modbus read failed unexpectedly');
@@ -90,54 +98,57 @@ export class ModbusTcpDriver implements PolledDriver {
     return run;
   }
 
-  private async readNow(points: readonly PointLike[], callerSignal: AbortSignal): Promise<Reading[]> {
-    const readings: (Reading | undefined)[] = points.map(() => undefined);
-    const { requests, invalid } = planRequests(points);
-    for (const { index, point, problem } of invalid) readings[index] = badReading(point, this.clock.now(), ModbusErrors.pointInvalid, problem);
-
+  private async readNow(points: readonly ResolvedPoint[], callerSignal: AbortSignal): Promise<Reading[]> {
+    const cycle = new ReadCycle(modbusPoints(points), { maxGap: this.device.maxGap, coalesce: this.device.coalesce, cuts: this.cuts.keys }, this.clock);
     // Linked by hand rather than AbortSignal.any: the lifetime signal outlives millions of
     // polls, and listeners must not pile up on it.
     const { signal, release } = linkSignals(callerSignal, this.lifetime.signal);
     try {
-      await this.readRequests(requests, readings, signal);
+      await this.readRequests(cycle, signal);
     } finally {
       release();
     }
-    const now = this.clock.now();
-    return readings.map((r, i) => r ?? badReading(points[i] as PointLike, now, ModbusErrors.protocol, 'point was not planned'));
+    this.cuts.learn(cycle.learnedCuts());
+    this.stats = cycle.stats;
+    return cycle.finish();
   }
 
-  private async readRequests(requests: ReadRequest[], readings: (Reading | undefined)[], signal: AbortSignal): Promise<void> {
+  private async readRequests(cycle: ReadCycle, signal: AbortSignal): Promise<void> {
+    if (cycle.remaining === 0) return;
     // A connection-level fault ends the poll: the remaining requests get the same code unsent,
     // so a silent device costs one timeout per poll, not one per request.
-    let fault = requests.length > 0 ? this.gate(signal) : undefined;
-    let conn: ModbusConnection | undefined;
-    if (fault === undefined && requests.length > 0) {
+    let fault = this.gate(signal);
+    if (fault === undefined) {
       const c = await this.connection(signal);
-      if (c instanceof ModbusConnection) conn = c;
-      else fault = c;
+      if (c instanceof ModbusConnection) return this.sendAll(cycle, c, signal);
+      fault = c;
     }
-    let sentFault: DeviceFault | undefined;
-    for (const request of requests) {
-      if (fault === undefined && signal.aborted) fault = abortedFault('aborted before the request was sent');
-      if (fault !== undefined || conn === undefined) {
-        const f = fault ?? abortedFault('no connection');
-        this.markRequest(readings, request, f === sentFault ? { ...f, detail: `not sent after: ${f.detail}` } : f);
-        continue;
+    cycle.failRest(fault);
+  }
+
+  private async sendAll(cycle: ReadCycle, conn: ModbusConnection, signal: AbortSignal): Promise<void> {
+    for (let request = cycle.next(); request !== undefined; request = cycle.next()) {
+      if (signal.aborted) {
+        const f = abortedFault('aborted before the request was sent');
+        cycle.mark(request, f);
+        cycle.failRest(f);
+        return;
       }
+      cycle.sent += 1;
       try {
         const result = await conn.read(request, signal);
         this.onAnswer(request);
-        this.decodeInto(readings, request, result);
+        cycle.answered(request, result);
       } catch (err) {
         const f = classifyError(err);
-        this.markRequest(readings, request, f);
         if (f.dropConnection) {
+          cycle.mark(request, f);
           this.fail(f);
-          fault = sentFault = f;
-        } else {
-          this.onException(request, f);
+          cycle.failRest(notSentAfter(f));
+          return;
         }
+        this.noteAlive();
+        if (!cycle.exception(request, f)) this.onException(request, f);
       }
     }
   }
@@ -205,57 +216,10 @@ export class ModbusTcpDriver implements PolledDriver {
   }
 
   private onException(request: ReadRequest, f: DeviceFault): void {
-    this.noteAlive();
     const key = requestKey(request);
     if (this.loggedExceptions.get(key) === f.code) return;
     this.loggedExceptions.set(key, f.code);
     this.log.warn({ code: f.code, detail: f.detail, request: key, points: request.points.map((p) => p.point.id) }, 'modbus exception response');
   }
-
-  private markRequest(readings: (Reading | undefined)[], request: ReadRequest, f: DeviceFault): void {
-    const now = this.clock.now();
-    for (const { index, point } of request.points) readings[index] = badReading(point, now, f.code, f.detail);
-  }
-
-  private decodeInto(readings: (Reading | undefined)[], request: ReadRequest, result: RequestResult): void {
-    const ts = this.clock.now();
-    for (const { index, offset, point } of request.points) {
-      const raw =
-        result.kind === 'bits'
-          ? decodeBit(result.bits[offset] === true, point.type)
-          : decodeRegisters(result.words.slice(offset, offset + registerCount(point.type)), point.type, point.order);
-      readings[index] =
-        typeof raw === 'number' && !Number.isFinite(raw)
-          ? badReading(point, ts, ModbusErrors.notFinite, `${point.type} decoded to ${raw}`)
-          : { pointId: point.id, ts, raw, quality: 'good' };
-    }
-  }
 }
 
-function badReading(point: Pick<ModbusPoint, 'id'>, ts: number, error: string, detail: string): Reading {
-  return { pointId: point.id, ts, raw: null, quality: 'bad', error, detail };
-}
-
-function abortedFault(detail: string): DeviceFault {
-  return { code: ModbusErrors.aborted, detail, dropConnection: false, backoff: false };
-}
-
-/** One signal that fires when either fires; `release` detaches it from both. */
-function linkSignals(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; release(): void } {
-  const linked = new AbortController();
-  const abort = () => linked.abort();
-  if (a.aborted || b.aborted) linked.abort();
-  a.addEventListener('abort', abort, { once: true });
-  b.addEventListener('abort', abort, { once: true });
-  return {
-    signal: linked.signal,
-    release: () => {
-      a.removeEventListener('abort', abort);
-      b.removeEventListener('abort', abort);
-    },
-  };
-}
-
-function requestKey(r: ReadRequest): string {
-  return `${r.register}:${r.address}+${r.count}`;
-}

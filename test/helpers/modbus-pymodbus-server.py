@@ -1,13 +1,16 @@
 #!/usr/bin/python3
-"""An independent Modbus TCP slave (Debian's python3-pymodbus 3.0) for the driver's tests.
+"""An independent Modbus slave (Debian's python3-pymodbus 3.0) for the driver's tests: Modbus TCP,
+RTU over TCP (`"framer": "rtu"`), or RTU on a serial port (`"serial": {"port": "/dev/pts/7"}`).
 
 Usage: modbus-pymodbus-server.py '<json spec>'
   spec = {"host": "127.0.0.1", "units": {"1": {"hr": {"0": [17142, 59769]}, "ir": {...},
-          "co": {"0": [1, 0]}, "di": {...}}}}
+          "co": {"0": [1, 0]}, "di": {...}}}, "framer": "socket" | "rtu",
+          "serial": {"port": "/dev/pts/7", "baudrate": 9600, "parity": "N", "stopbits": 1}}
 Addresses are 0-based protocol addresses (zero_mode). Unmapped addresses answer exception 2;
 an unknown unit id gets no answer at all (pymodbus' framer drops it), so the client times out.
 
-Prints "LISTENING <port>" once the socket listens (port 0 picks a free one), and exits when
+Prints "LISTENING <port>" once the socket listens (port 0 picks a free one; 0 for a serial
+port once it is open), and exits when
 stdin closes or on SIGTERM, so a test runner that dies never leaves it behind.
 """
 import asyncio
@@ -17,7 +20,9 @@ import signal
 import sys
 
 from pymodbus.datastore import ModbusServerContext, ModbusSlaveContext, ModbusSparseDataBlock
-from pymodbus.server.async_io import ModbusTcpServer
+from pymodbus.framer.rtu_framer import ModbusRtuFramer
+from pymodbus.framer.socket_framer import ModbusSocketFramer
+from pymodbus.server.async_io import ModbusSerialServer, ModbusTcpServer
 
 
 def block(table):
@@ -36,10 +41,22 @@ async def main(spec):
         for unit, tables in spec["units"].items()
     }
     context = ModbusServerContext(slaves=slaves, single=False)
-    server = ModbusTcpServer(context, address=(spec.get("host", "127.0.0.1"), int(spec.get("port", 0))), allow_reuse_address=True)
-    task = asyncio.create_task(server.serve_forever())
-    await server.serving
-    port = server.server.sockets[0].getsockname()[1]
+    framer = ModbusRtuFramer if spec.get("framer") == "rtu" else ModbusSocketFramer
+    serial = spec.get("serial")
+    if serial is not None:
+        # An unknown unit id gets no answer on a bus: that is what a dead slave looks like.
+        server = ModbusSerialServer(context, framer=ModbusRtuFramer, port=serial["port"], baudrate=serial.get("baudrate", 9600),
+                                    parity=serial.get("parity", "N"), stopbits=serial.get("stopbits", 1), bytesize=8,
+                                    ignore_missing_slaves=True)
+        await server.start()
+        task = None
+        port = 0
+    else:
+        server = ModbusTcpServer(context, framer=framer, address=(spec.get("host", "127.0.0.1"), int(spec.get("port", 0))),
+                                 allow_reuse_address=True, ignore_missing_slaves=True)
+        task = asyncio.create_task(server.serve_forever())
+        await server.serving
+        port = server.server.sockets[0].getsockname()[1]
     print(f"LISTENING {port}", flush=True)
 
     loop = asyncio.get_running_loop()
@@ -48,7 +65,8 @@ async def main(spec):
     loop.add_reader(sys.stdin.fileno(), lambda: done.set() if not sys.stdin.buffer.read1(4096) else None)
     await done.wait()
     await server.shutdown()
-    task.cancel()
+    if task is not None:
+        task.cancel()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 /**
- * Debian's python3-pymodbus as an independent Modbus TCP slave: the driver is checked against
- * a peer that shares no code with modbus-serial. Runs test/helpers/modbus-pymodbus-server.py
+ * Debian's python3-pymodbus as an independent Modbus slave (TCP, RTU over TCP, RTU on a serial
+ * port): the drivers are checked against a peer that shares no code with ours or modbus-serial's. Runs test/helpers/modbus-pymodbus-server.py
  * under the system Python (pymodbus is a Debian package, not in a pyenv interpreter).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -27,8 +27,19 @@ export function pymodbusAvailable(): boolean {
   return spawnSync(PYTHON, ['-c', 'import pymodbus'], { stdio: 'ignore' }).status === 0;
 }
 
-export function startPymodbusServer(units: Record<number, PymodbusUnit>, port = 0): Promise<PymodbusServer> {
-  const child = spawn(PYTHON, [SCRIPT, JSON.stringify({ host: '127.0.0.1', port, units })], { stdio: ['pipe', 'pipe', 'pipe'] });
+export interface PymodbusOptions {
+  /** TCP port (0 picks one); ignored with `serial`. */
+  port?: number;
+  /** `rtu`: RTU frames over TCP (a serial device server); default Modbus TCP. */
+  framer?: 'socket' | 'rtu';
+  /** RTU on this serial port instead of TCP. */
+  serial?: { port: string; baudrate?: number };
+}
+
+export function startPymodbusServer(units: Record<number, PymodbusUnit>, opts: number | PymodbusOptions = 0): Promise<PymodbusServer> {
+  const o: PymodbusOptions = typeof opts === 'number' ? { port: opts } : opts;
+  const spec = { host: '127.0.0.1', port: o.port ?? 0, units, ...(o.framer === undefined ? {} : { framer: o.framer }), ...(o.serial === undefined ? {} : { serial: o.serial }) };
+  const child = spawn(PYTHON, [SCRIPT, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -4,7 +4,7 @@
  * builders for the device and point configs the driver takes.
  */
 import net from 'node:net';
-import type { ByteOrder, ModbusDevice, ModbusPoint, ModbusType, RegisterKind } from '../../config/types.js';
+import type { ByteOrder, ModbusPoint, ModbusTcpDevice, ModbusType, RegisterKind } from '../../config/types.js';
 import type { DriverClock } from '../../drivers/modbus/deps.js';
 import { RegisterImage } from '../../drivers/modbus/register-image.js';
 import { startModbusTcpServer, type RunningModbusServer } from '../../drivers/modbus/server.js';
@@ -57,7 +57,10 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
-export function modbusDevice(port: number, opts: { id?: string; unitId?: number; timeout?: number; points?: ModbusPoint[] } = {}): ModbusDevice {
+export function modbusDevice(
+  port: number,
+  opts: { id?: string; unitId?: number; timeout?: number; points?: ModbusPoint[]; maxGap?: number; coalesce?: boolean } = {},
+): ModbusTcpDevice {
   const id = opts.id ?? 'dev-1';
   return {
     id,
@@ -66,6 +69,8 @@ export function modbusDevice(port: number, opts: { id?: string; unitId?: number;
     tags: { device: id },
     connection: { protocol: 'tcp', host: '127.0.0.1', port, unitId: opts.unitId ?? 1, timeout: opts.timeout ?? 300 },
     points: opts.points ?? [],
+    ...(opts.maxGap === undefined ? {} : { maxGap: opts.maxGap }),
+    ...(opts.coalesce === undefined ? {} : { coalesce: opts.coalesce }),
   };
 }
 

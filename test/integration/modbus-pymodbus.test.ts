@@ -8,6 +8,7 @@ import type { Reading } from '../../drivers/types.js';
 import { knownLayout } from '../helpers/modbus-layout.js';
 import { pymodbusAvailable, startPymodbusServer, type PymodbusServer } from '../helpers/modbus-pymodbus.js';
 import { ManualClock, modbusDevice, modbusPoint, RecordingLogger } from '../helpers/modbus-server.js';
+import { missing } from '../helpers/peers.js';
 
 const live = () => new AbortController().signal;
 const codes = (rs: Reading[]) => rs.map((r) => r.error ?? r.quality);
@@ -31,7 +32,7 @@ async function pymodbus(...args: Parameters<typeof startPymodbusServer>): Promis
   return server;
 }
 
-describe.skipIf(!pymodbusAvailable())('ModbusTcpDriver against pymodbus', () => {
+describe.skipIf(missing('pymodbus', pymodbusAvailable(), 'Debian packages python3-pymodbus python3-serial python3-serial-asyncio'))('ModbusTcpDriver against pymodbus', () => {
   it('reads every type in every byte order, coils and discrete inputs', async () => {
     const { points, expected, tables } = knownLayout();
     const server = await pymodbus({ 1: tables });

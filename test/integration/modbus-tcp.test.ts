@@ -79,9 +79,11 @@ describe('ModbusTcpDriver against modbus-serial ServerTCP', () => {
       expect(r['missing-b']).toMatchObject({ quality: 'bad', error: 'EDGE_MODBUS_EXCEPTION_2' });
       expect(r['missing-b']?.detail).toMatch(/Illegal data address/);
     }
-    // The device answered, so the connection was kept, and the exception was logged once.
+    // The device answered, so the connection was kept. The rejected read was split until each
+    // missing point stood alone (one warning each, once), and later polls read them apart at once.
     expect(logger.count(/modbus connected/)).toBe(1);
-    expect(logger.count(/exception response/, 'warn')).toBe(1);
+    expect(logger.count(/exception response/, 'warn')).toBe(2);
+    expect(driver.lastReadStats).toEqual({ requests: 4, planned: 4, splits: 0 });
   });
 
   it('marks NaN floats and impossible addresses bad, point by point, and still reads the rest', async () => {

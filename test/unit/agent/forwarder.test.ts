@@ -23,8 +23,8 @@ class MemoryOutbox implements Outbox {
   read(_sink: string, limit: number): BufferedPoint[] {
     return this.rows.filter((r) => r.seq > this.cursor).slice(0, limit);
   }
-  ack(_sink: string, upto: number): void {
-    this.cursor = Math.max(this.cursor, upto);
+  settle(_sink: string, delivered: readonly BufferedPoint[]): void {
+    for (const p of delivered) this.cursor = Math.max(this.cursor, p.seq);
   }
 }
 

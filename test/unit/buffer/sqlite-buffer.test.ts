@@ -188,9 +188,10 @@ describe('SqliteBuffer', () => {
     const s = b.stats();
     expect(s.rows).toBe(2);
     expect(s.bytes).toBeGreaterThan(0);
+    const counts = { dropped: 0, deadLettered: 0, deadLetters: 0, replaying: 0, enabled: true };
     expect(s.sinks).toEqual({
-      influx: { cursor: 1, pending: 2, oldestTs: 2000 },
-      postgres: { cursor: 3, pending: 0, oldestTs: null },
+      influx: { cursor: 1, pending: 2, oldestTs: 2000, ...counts },
+      postgres: { cursor: 3, pending: 0, oldestTs: null, ...counts },
     });
   });
 
@@ -215,7 +216,9 @@ describe('SqliteBuffer', () => {
   it('refuses a file that is not a database, or one from a newer agent', () => {
     const junk = tmp.file('junk.db');
     fs.writeFileSync(junk, 'this is not sqlite'.repeat(100));
-    expect(() => buffer(['s'], junk)).toThrow(expect.objectContaining({ code: 'EDGE_BUFFER_OPEN_FAILED' }));
+    // Not moved aside unless asked (the agent asks; `edge-agent buffer stats` must never).
+    expect(() => buffer(['s'], junk)).toThrow(expect.objectContaining({ code: 'EDGE_BUFFER_CORRUPT' }));
+    expect(fs.existsSync(junk)).toBe(true);
 
     const file = tmp.file();
     buffer(['s'], file).close();

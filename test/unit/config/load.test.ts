@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_INVALID, ConfigError, checkConfig, loadConfig, summarize } from '../../../config/index.js';
 import type { ConfigIssue } from '../../../config/types.js';
+import { POINT_TYPES } from '../../../config/catalog.js';
 import { device, doc, issues, ok } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-config-'));
@@ -178,7 +179,8 @@ devices:
         'extra: unknown key',
         'gateway.colour: unknown key',
         'sinks.postgres.schema: must be a lower-case SQL identifier (a-z, 0-9, _; not starting with a digit) (got "Edge")',
-        'templates.meter.points.flow.type: must be one of int16, uint16, int32, uint32, int64, uint64, float32, float64, bool (got "float33")',
+        // a template point may belong to any driver: every driver's types are offered
+        `templates.meter.points.flow.type: must be one of ${POINT_TYPES.join(', ')} (got "float33")`,
         'devices[0].connection.port: must be at most 65535 (got 70000)',
         'devices[0].every: invalid duration "10 seconds": use a number with a unit, e.g. 500ms, 10s, 5m, 1h',
         'devices[0].points.total.address: required, set neither by template "meter" nor by this device',
@@ -220,7 +222,7 @@ devices:
     const found = issues(doc({ templates: { 'bad id': {} }, devices: [{ id: 'x', driver: 'bacnet', every: '1s' }, device({ points: { 'a b': { register: 'coil', address: 0 } } })] }));
     expect(found).toEqual([
       `templates["bad id"]: invalid name: template id must start with a letter or digit and hold only letters, digits, '_', '.', ':' or '-'`,
-      'devices[0].driver: must be one of modbus (got "bacnet")',
+      'devices[0].driver: must be one of modbus, serial, mqtt (got "bacnet")',
       `devices[1].points["a b"]: invalid name: point id must start with a letter or digit and hold only letters, digits, '_', '.', ':' or '-'`,
     ]);
   });

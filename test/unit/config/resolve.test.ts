@@ -14,7 +14,7 @@ const meter = {
 function point(config: ReturnType<typeof ok>, deviceIndex: number, id: string): ModbusPoint {
   const p = config.devices[deviceIndex]?.points.find((x) => x.id === id);
   if (p === undefined) expect.fail(`no point ${id} on device ${deviceIndex}`);
-  return p;
+  return p as ModbusPoint;
 }
 
 describe('template merge', () => {
@@ -53,7 +53,7 @@ describe('template merge', () => {
       issues(doc({ templates: { partial: { points: { flow: { register: 'holding', type: 'int16' } } } }, devices: [device({ template: 'partial' })] })),
     ).toEqual(['devices[0].points.flow.address: required, set neither by template "partial" nor by this device']);
     // the device can complete it
-    expect(ok(doc({ templates: { partial: { points: { flow: { register: 'holding', type: 'int16' } } } }, devices: [device({ template: 'partial', points: { flow: { address: 4 } } })] })).devices[0]?.points[0]?.address).toBe(4);
+    expect(ok(doc({ templates: { partial: { points: { flow: { register: 'holding', type: 'int16' } } } }, devices: [device({ template: 'partial', points: { flow: { address: 4 } } })] })).devices[0]?.points[0]).toMatchObject({ address: 4 });
   });
 
   it('reports an unknown template at the device, and still checks the device own points', () => {

@@ -6,11 +6,32 @@ describe('settings', () => {
   it('fills the documented defaults and falls back to the gateway id for the site', () => {
     expect(ok(doc()).settings).toEqual({
       gateway: { id: 'gw-1', site: 'gw-1', tags: {} },
-      buffer: { path: './data/buffer.db' },
+      buffer: { path: './data/buffer.db', maxRows: 5_000_000, maxBytes: 1024 ** 3, whenFull: 'dropOldest', synchronous: 'normal', untrustedClock: 'restamp' },
       sinks: { influx: { url: '', token: '', org: '', bucket: '' }, postgres: { url: '', schema: 'edge' } },
-      http: { host: '127.0.0.1', port: 8080 },
+      http: { host: '127.0.0.1', port: 8080, token: '' },
       log: { level: 'info' },
     });
+  });
+
+  it('takes the buffer bound as rows and as a size with units, and checks the policies', () => {
+    const buffer = (b: Record<string, unknown>) => ok(doc({ buffer: b })).settings.buffer;
+    expect(buffer({ maxBytes: '512MB', maxRows: 1000, whenFull: 'rejectNew', synchronous: 'full', untrustedClock: 'flag' })).toMatchObject({
+      maxBytes: 512_000_000,
+      maxRows: 1000,
+      whenFull: 'rejectNew',
+      synchronous: 'full',
+      untrustedClock: 'flag',
+    });
+    expect(buffer({ maxBytes: '2GiB' }).maxBytes).toBe(2 * 1024 ** 3);
+    expect(buffer({ maxBytes: 300_000 }).maxBytes).toBe(300_000);
+    expect(issues(doc({ buffer: { maxBytes: '10kB', maxRows: 0, whenFull: 'dropNewest', synchronous: 'off', untrustedClock: 'ignore' } })).sort()).toEqual([
+      'buffer.maxBytes: must be at least 64KiB (got "10kB")',
+      'buffer.maxRows: must be a whole number, at least 1',
+      'buffer.synchronous: must be one of normal, full (got "off")',
+      'buffer.untrustedClock: must be one of restamp, flag (got "ignore")',
+      'buffer.whenFull: must be one of dropOldest, rejectNew (got "dropNewest")',
+    ]);
+    expect(issues(doc({ buffer: { maxBytes: 'lots' } }))[0]).toMatch(/^buffer\.maxBytes: must be a size such as 512MB or 1GiB/);
   });
 
   it('requires a gateway id: a fleet cannot tell boxes apart by hostname defaults', () => {
@@ -80,7 +101,7 @@ describe('bootstrap keys from the environment', () => {
     expect(s.gateway.id).toBe('from-env');
     expect(s.buffer.path).toBe('/env.db');
     expect(s.log.level).toBe('debug');
-    expect(s.http).toEqual({ host: '10.0.0.1', port: 9100 });
+    expect(s.http).toEqual({ host: '10.0.0.1', port: 9100, token: '' });
   });
 
   it('leave the file alone when unset or empty', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ByteOrder, ModbusType } from '../../../config/types.js';
-import { decodeBit, decodeRegisters, encodeValue, registerCount } from '../../../drivers/modbus/decode.js';
+import { decodeBit, decodeRegisters, decodeString, decodeValue, encodeString, encodeValue, registerCount } from '../../../drivers/modbus/decode.js';
 import { MODBUS_VECTORS as VECTORS } from '../../helpers/modbus-vectors.js';
 
 const ORDERS: readonly ByteOrder[] = ['ABCD', 'CDAB', 'BADC', 'DCBA'];
@@ -75,8 +75,9 @@ describe('decodeBit', () => {
 
 describe('registerCount', () => {
   it('knows the width of every type', () => {
-    const widths: Record<ModbusType, number> = { bool: 1, int16: 1, uint16: 1, int32: 2, uint32: 2, float32: 2, int64: 4, uint64: 4, float64: 4 };
+    const widths: Record<ModbusType, number> = { bool: 1, int8: 1, uint8: 1, string: 1, int16: 1, uint16: 1, int32: 2, uint32: 2, float32: 2, int64: 4, uint64: 4, float64: 4 };
     for (const [type, n] of Object.entries(widths)) expect(registerCount(type as ModbusType)).toBe(n);
+    expect(registerCount('string', 10)).toBe(10);
   });
 });
 
@@ -91,10 +92,13 @@ function rng(seed: number): () => number {
   };
 }
 
+/** The wide numeric types the Buffer oracle below knows. */
+type Wide = Exclude<ModbusType, 'bool' | 'int8' | 'uint8' | 'string'>;
+
 describe('round trip and an independent oracle (Node Buffer readers)', () => {
   const random = rng(42);
   const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
-  const sample: Record<Exclude<ModbusType, 'bool'>, () => number> = {
+  const sample: Record<Wide, () => number> = {
     int16: () => int(-32768, 32767),
     uint16: () => int(0, 65535),
     int32: () => int(-(2 ** 31), 2 ** 31 - 1),
@@ -105,7 +109,7 @@ describe('round trip and an independent oracle (Node Buffer readers)', () => {
     float64: () => (random() - 0.5) * 10 ** int(-300, 300),
   };
   // Big-endian bytes of the value read the Buffer way, for ABCD (BE) and DCBA (LE).
-  const readBE: Record<Exclude<ModbusType, 'bool'>, (b: Buffer) => number> = {
+  const readBE: Record<Wide, (b: Buffer) => number> = {
     int16: (b) => b.readInt16BE(0),
     uint16: (b) => b.readUInt16BE(0),
     int32: (b) => b.readInt32BE(0),
@@ -115,7 +119,7 @@ describe('round trip and an independent oracle (Node Buffer readers)', () => {
     float32: (b) => b.readFloatBE(0),
     float64: (b) => b.readDoubleBE(0),
   };
-  const readLE: Record<Exclude<ModbusType, 'bool'>, (b: Buffer) => number> = {
+  const readLE: Record<Wide, (b: Buffer) => number> = {
     int16: (b) => b.readInt16LE(0),
     uint16: (b) => b.readUInt16LE(0),
     int32: (b) => b.readInt32LE(0),
@@ -131,7 +135,7 @@ describe('round trip and an independent oracle (Node Buffer readers)', () => {
     return b;
   };
 
-  for (const type of Object.keys(sample) as Exclude<ModbusType, 'bool'>[]) {
+  for (const type of Object.keys(sample) as Wide[]) {
     it(`${type}: 250 values × 4 orders`, () => {
       // Collected, then asserted once: a thousand expect() calls per type would dominate the run.
       const failures: string[] = [];
@@ -148,4 +152,43 @@ describe('round trip and an independent oracle (Node Buffer readers)', () => {
       expect(failures).toEqual([]);
     });
   }
+});
+
+describe('decodeValue: bytes, bits and strings of registers', () => {
+  it('int8/uint8 take the high or the low byte, after the byte order', () => {
+    const at = (type: 'int8' | 'uint8', byte: 'high' | 'low', order: ByteOrder = 'ABCD') => decodeValue([0x80ff], { type, byte, order });
+    expect([at('uint8', 'high'), at('uint8', 'low'), at('int8', 'high'), at('int8', 'low')]).toEqual([128, 255, -128, -1]);
+    // BADC swaps the bytes of the register first: the high byte is now 0xFF.
+    expect([at('uint8', 'high', 'BADC'), at('uint8', 'low', 'BADC')]).toEqual([255, 128]);
+    expect(decodeValue([0x0105], { type: 'uint8' })).toBe(5); // no byte given: the low one
+    expect(encodeValue(-2, 'int8', 'ABCD', 'high')).toEqual([0xfe00]);
+    expect(encodeValue(200, 'uint8')).toEqual([0x00c8]);
+    expect(() => encodeValue(128, 'int8')).toThrow(RangeError);
+  });
+
+  it('a bit is one bit of the register value, 0 the least significant', () => {
+    const bits = [0, 1, 7, 8, 15].map((bit) => decodeValue([0x8181], { type: 'bool', bit }));
+    expect(bits).toEqual([true, false, true, true, true]);
+    expect(decodeValue([0x0100], { type: 'bool', bit: 0, order: 'BADC' })).toBe(true);
+    expect(decodeValue([0x0004], { type: 'uint16', bit: 2 })).toBe(1);
+  });
+
+  it('a string is two characters per register, cut at NUL, trailing spaces dropped', () => {
+    const pump = [0x5055, 0x4d50, 0x2d30, 0x3100]; // "PUMP-01\0"
+    expect(decodeValue(pump, { type: 'string', length: 4 })).toBe('PUMP-01');
+    expect(decodeValue([0x5550, 0x504d, 0x302d, 0x0031], { type: 'string', length: 4, order: 'BADC' })).toBe('PUMP-01');
+    expect(decodeValue([0x4142, 0x2020, 0x0043], { type: 'string', length: 3 })).toBe('AB');
+    expect(decodeValue([0x4142, 0x4344, 0x4546], { type: 'string', length: 2 })).toBe('ABCD');
+    expect(decodeString([0x4100, 0x4242])).toBe('A');
+    expect(encodeString('PUMP-01', 4)).toEqual(pump);
+    expect(encodeString('PUMP-01', 4, 'BADC')).toEqual([0x5550, 0x504d, 0x302d, 0x0031]);
+    expect(encodeString('TOO LONG FOR TWO', 2)).toEqual([0x544f, 0x4f20]);
+    for (const order of ORDERS) expect(decodeString(encodeString('Grundfos CR 3-8', 8, order), order)).toBe('Grundfos CR 3-8');
+  });
+
+  it('plain numeric types go through decodeRegisters unchanged', () => {
+    for (const { type, value, wire } of VECTORS) {
+      for (const order of ORDERS) expect(decodeValue(wire[order], { type, order })).toBe(value);
+    }
+  });
 });

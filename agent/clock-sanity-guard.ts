@@ -1,0 +1,123 @@
+/**
+ * Between the pipeline and the buffer: points read while the wall clock is not trusted are never
+ * sent silently with that time. By config (`buffer.untrustedClock`):
+ * - `restamp` (default): they are stored under a hold (not delivered), tagged with the boot and
+ *   the wall − monotonic offset of the moment; once the clock is trusted, their timestamps are
+ *   shifted by the correction (today's offset − theirs) and they go out. Held rows survive a
+ *   restart; rows of an earlier boot (monotonic clock restarted) or held longer than `maxHoldMs`
+ *   cannot be corrected and are released flagged instead.
+ * - `flag`: they are stored and sent at once with quality `uncertain` and EDGE_CLOCK_UNTRUSTED.
+ */
+import type { HoldRelease, HoldTag } from '../buffer/holds.js';
+import type { Hold, Point } from '../buffer/types.js';
+import type { Clock } from './clock.js';
+import type { ClockSanity, ClockVerdict } from './clock-sanity.js';
+import type { Logger } from './logger.js';
+
+export const CLOCK_UNTRUSTED = 'EDGE_CLOCK_UNTRUSTED';
+/** codec.ts quality code for 'uncertain'. */
+const UNCERTAIN = 2;
+
+export interface HoldingBuffer {
+  append(points: readonly Point[], opts?: { hold?: HoldTag }): number;
+  holdList(): Hold[];
+  releaseHold(hold: Hold, how: HoldRelease): number;
+}
+
+export interface ClockGuardOptions {
+  sanity: ClockSanity;
+  buffer: HoldingBuffer;
+  mode: 'restamp' | 'flag';
+  logger: Logger;
+  /** Held longer than this (monotonic) without a trusted clock: released flagged. Default 24 h. */
+  maxHoldMs?: number;
+}
+
+export interface ClockGuardStats {
+  /** Points stored under a hold while the clock was untrusted. */
+  held: number;
+  /** Held points whose timestamps were corrected. */
+  restamped: number;
+  /** Points sent flagged (flag mode, or holds that could not be corrected). */
+  flagged: number;
+}
+
+export class ClockGuard {
+  readonly stats: ClockGuardStats = { held: 0, restamped: 0, flagged: 0 };
+  private mayHaveHolds = true; // the file may hold rows of an earlier run
+  private timer: unknown;
+  private clock: Clock | undefined;
+
+  constructor(private readonly opts: ClockGuardOptions) {}
+
+  append(points: readonly Point[]): number {
+    const v = this.check();
+    if (v.trusted) return this.opts.buffer.append(points);
+    if (this.opts.mode === 'flag') {
+      for (const p of points) flag(p);
+      this.stats.flagged += points.length;
+      return this.opts.buffer.append(points);
+    }
+    this.mayHaveHolds = true;
+    this.stats.held += points.length;
+    return this.opts.buffer.append(points, { hold: { bootId: v.bootId, offsetMs: v.epochOffsetMs, sinceMono: v.mono } });
+  }
+
+  /** Looks at the clock and lets held rows go when it can. Called on every append and by the timer. */
+  check(): ClockVerdict {
+    const v = this.opts.sanity.check();
+    if (this.mayHaveHolds) this.releaseHolds(v);
+    return v;
+  }
+
+  /** Re-checks every `everyMs` so held rows go out even when no new point arrives. */
+  start(clock: Clock, everyMs = 5000): void {
+    this.clock = clock;
+    const tick = () => {
+      try {
+        this.check();
+      } catch (err) {
+        this.opts.logger.error({ err }, 'clock check failed');
+      }
+      this.timer = clock.setTimeout(tick, everyMs);
+    };
+    this.timer = clock.setTimeout(tick, everyMs);
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) this.clock?.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private releaseHolds(v: ClockVerdict): void {
+    const holds = this.opts.buffer.holdList();
+    if (holds.length === 0) {
+      this.mayHaveHolds = false;
+      return;
+    }
+    const maxHold = this.opts.maxHoldMs ?? 24 * 3600_000;
+    for (const h of holds) {
+      const otherBoot = h.bootId !== v.bootId;
+      if (v.trusted && !otherBoot) {
+        const shiftMs = v.offsetMs - h.offsetMs;
+        const rows = this.opts.buffer.releaseHold(h, { shiftMs });
+        this.stats.restamped += rows;
+        this.opts.logger.info({ rows, shiftMs, firstSeq: h.firstSeq, lastSeq: h.lastSeq }, 'points read before the clock was trusted: re-stamped and released');
+      } else if (otherBoot || v.mono - h.sinceMono > maxHold) {
+        // Their monotonic times belong to another boot (or the clock never came good): no correction is possible.
+        const rows = this.opts.buffer.releaseHold(h, { flag: { quality: UNCERTAIN, error: CLOCK_UNTRUSTED } });
+        this.stats.flagged += rows;
+        this.opts.logger.warn(
+          { code: CLOCK_UNTRUSTED, rows, firstSeq: h.firstSeq, lastSeq: h.lastSeq, why: otherBoot ? 'read during an earlier boot' : 'held too long' },
+          'points read before the clock was trusted cannot be re-stamped: released flagged uncertain',
+        );
+      }
+    }
+  }
+}
+
+/** Quality only ever gets worse: bad stays bad with its own error; good becomes uncertain. */
+function flag(p: Point): void {
+  if (p.quality === 'good') p.quality = 'uncertain';
+  p.error ??= CLOCK_UNTRUSTED;
+}

@@ -1,0 +1,230 @@
+/* The status page: fetches /status every few seconds and draws it. Plain browser JavaScript, no
+ * build step. Every value is put in with textContent, never as HTML. Ages are computed against
+ * the gateway's own clock (`now` in /status), not the phone's. */
+/* global document, window, fetch, sessionStorage, setTimeout, clearTimeout */
+'use strict';
+
+const REFRESH_MS = 5000;
+const TOKEN_KEY = 'edge-agent-token';
+
+let timer;
+let lastOk = null; // { status, fetchedAt }
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k.startsWith('data-')) el.setAttribute(k, String(v));
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof window.Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function age(ms) {
+  if (ms === null || ms === undefined) return '—';
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  if (s < 86400) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} d`;
+}
+
+function ago(ts, now) {
+  return ts === null || ts === undefined ? 'never' : `${age(now - ts)} ago`;
+}
+
+function bytes(n) {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1024;
+    i += 1;
+  } while (v >= 1024 && i < units.length - 1);
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+function value(v, unit) {
+  if (v === null || v === undefined) return '—';
+  const text = typeof v === 'number' ? String(v) : typeof v === 'boolean' ? (v ? 'true' : 'false') : v;
+  return unit ? `${text} ${unit}` : text;
+}
+
+const STATE_TEXT = { ok: 'OK', failing: 'Not answering', waiting: 'Waiting for first poll', stalled: 'Poll hung' };
+
+function badge(kind, text) {
+  return h('span', { class: `badge ${kind}` }, text);
+}
+
+function renderAlerts(status) {
+  const list = document.getElementById('alerts');
+  list.replaceChildren();
+  if (status.alerts.length === 0) {
+    list.append(h('li', { class: 'none' }, 'No active alerts'));
+    return;
+  }
+  const order = { critical: 0, warning: 1, info: 2 };
+  const alerts = [...status.alerts].sort((a, b) => (order[a.severity] ?? 3) - (order[b.severity] ?? 3) || a.since - b.since);
+  for (const a of alerts) {
+    list.append(
+      h(
+        'li',
+        { class: `alert ${a.severity}`, 'data-alert': a.id },
+        badge(a.severity, a.severity),
+        ' ',
+        h('strong', {}, `${a.deviceId} / ${a.pointId}`),
+        ': ',
+        a.message,
+        a.value !== undefined ? h('span', { class: 'muted' }, ` (${value(a.value, a.unit)})`) : null,
+        h('span', { class: 'muted' }, ` · since ${ago(a.since, status.now)}`),
+        a.acknowledged ? h('span', { class: 'muted' }, ' · acknowledged') : null,
+      ),
+    );
+  }
+}
+
+function renderDevice(d, now) {
+  const health = d.health;
+  const facts = [];
+  if (d.schedule) facts.push(d.schedule);
+  if (health) {
+    facts.push(`last poll ${ago(health.lastPollAt, now)}`);
+    if (health.lastLatencyMs !== null) facts.push(`took ${health.lastLatencyMs} ms`);
+    if (health.pollingSince !== null && now - health.pollingSince > 5000) facts.push(`polling for ${age(now - health.pollingSince)}`);
+    if (health.consecutiveFailures > 0) facts.push(`${health.consecutiveFailures} failed polls in a row`);
+  }
+  const rows = d.points.map((p) => {
+    const series = p.series ? Object.entries(p.series).map(([k, v]) => `${k}=${v}`).join(' ') : '';
+    return h(
+      'tr',
+      { 'data-point': p.id, class: p.quality === 'bad' ? 'bad' : undefined },
+      h('th', { scope: 'row' }, p.id, series ? h('span', { class: 'muted' }, ` ${series}`) : null),
+      h('td', { class: 'value' }, value(p.value, p.unit)),
+      h('td', {}, p.quality === null ? badge('none', 'no data') : badge(p.quality, p.quality), p.error ? h('span', { class: 'muted code' }, ` ${p.error}`) : null),
+      h('td', { class: 'age' }, p.ts === null ? '—' : ago(p.ts, now)),
+    );
+  });
+  return h(
+    'article',
+    { class: `device ${d.state}`, 'data-device': d.id, 'data-state': d.state },
+    h('h3', {}, d.id, ' ', badge(d.state, STATE_TEXT[d.state] || d.state), h('span', { class: 'muted driver' }, ` ${d.driver}`)),
+    h('p', { class: 'facts muted' }, facts.join(' · ')),
+    health && health.lastError && health.consecutiveFailures > 0 ? h('p', { class: 'error code' }, health.lastError) : null,
+    h(
+      'table',
+      {},
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Point'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, 'Quality'), h('th', { scope: 'col' }, 'Age'))),
+      h('tbody', {}, rows),
+    ),
+  );
+}
+
+function renderDelivery(status) {
+  const box = document.getElementById('delivery');
+  box.replaceChildren();
+  const b = status.buffer;
+  box.append(
+    h(
+      'p',
+      { 'data-buffer': '' },
+      b === null
+        ? 'Buffer not open'
+        : [`${b.rows.toLocaleString()} rows buffered (${bytes(b.bytes)})`, b.held > 0 ? ` · ${b.held} waiting for a trusted clock` : '', b.dropped > 0 ? ` · ${b.dropped.toLocaleString()} dropped` : ''],
+    ),
+  );
+  if (status.clock && !status.clock.trusted) {
+    box.append(h('p', { class: 'error', 'data-clock': '' }, `The gateway's clock is not trusted yet${status.clock.reason ? ` (${status.clock.reason})` : ''}: new points wait in the buffer until it is.`));
+  }
+  if (status.sinks.length === 0) {
+    box.append(h('p', { class: 'muted' }, 'No sink configured: points stay in the buffer until one is.'));
+    return;
+  }
+  for (const s of status.sinks) {
+    const state = s.reachable === null ? badge('none', 'not tried yet') : s.reachable ? badge('ok', 'reachable') : badge('failing', 'unreachable');
+    const facts = [
+      `${s.pending.toLocaleString()} rows to send`,
+      s.lagSeconds > 0 ? `${age(s.lagSeconds * 1000)} behind` : 'caught up',
+      `last delivery ${ago(s.lastDeliveryAt, status.now)}`,
+      s.deadLetters > 0 ? `${s.deadLetters} dead letters` : null,
+      s.dropped > 0 ? `${s.dropped.toLocaleString()} dropped` : null,
+    ].filter(Boolean);
+    box.append(
+      h(
+        'article',
+        { class: 'sink', 'data-sink': s.name, 'data-reachable': String(s.reachable) },
+        h('h3', {}, s.name, ' ', state),
+        h('p', { class: 'facts muted' }, facts.join(' · ')),
+        s.lastError && !s.reachable ? h('p', { class: 'error code' }, `${s.lastError.code}: ${s.lastError.message}`) : null,
+      ),
+    );
+  }
+}
+
+function render(status) {
+  document.getElementById('gateway').textContent = status.gateway.id;
+  document.getElementById('site').textContent = status.gateway.site !== status.gateway.id ? status.gateway.site : '';
+  document.title = `${status.gateway.id} · edge-agent`;
+  const failing = status.devices.filter((d) => d.state === 'failing' || d.state === 'stalled').length;
+  document.getElementById('summary').textContent = [
+    `${status.devices.length} device${status.devices.length === 1 ? '' : 's'}`,
+    failing > 0 ? `${failing} not answering` : 'all answering',
+    `${status.alerts.length} alert${status.alerts.length === 1 ? '' : 's'}`,
+    `updated ${new Date(status.now).toLocaleTimeString()}`,
+  ].join(' · ');
+  renderAlerts(status);
+  const devices = document.getElementById('devices');
+  devices.replaceChildren(...status.devices.map((d) => renderDevice(d, status.now)));
+  if (status.devices.length === 0) devices.append(h('p', { class: 'muted' }, 'No devices configured.'));
+  renderDelivery(status);
+  document.getElementById('footer').textContent = `edge-agent ${status.version} · ${status.phase} · up ${age(status.uptimeSeconds * 1000)}`;
+  const banner = document.getElementById('banner');
+  if (!status.progress.ok) showBanner('The agent is not making progress: ' + status.progress.stalled.map((s) => `${s.loop} ${s.subject}`).join(', '));
+  else banner.hidden = true;
+}
+
+function showBanner(text) {
+  const banner = document.getElementById('banner');
+  banner.textContent = text;
+  banner.hidden = false;
+}
+
+async function refresh() {
+  clearTimeout(timer);
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  try {
+    const res = await fetch('status', { cache: 'no-store', headers: token ? { Authorization: `Bearer ${token}` } : {} });
+    if (res.status === 401) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      document.getElementById('login').hidden = false;
+      document.getElementById('summary').textContent = 'Access token needed';
+      return; // no refresh until a token is given
+    }
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const status = await res.json();
+    document.getElementById('login').hidden = true;
+    lastOk = { status, fetchedAt: Date.now() };
+    document.body.classList.remove('stale');
+    render(status);
+  } catch (err) {
+    const since = lastOk ? ` — showing what it said ${age(Date.now() - lastOk.fetchedAt)} ago` : '';
+    showBanner(`Cannot reach the agent (${err.message})${since}`);
+    document.body.classList.add('stale');
+  }
+  timer = setTimeout(refresh, REFRESH_MS);
+}
+
+document.getElementById('login').addEventListener('submit', (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, document.getElementById('token').value.trim());
+  void refresh();
+});
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') void refresh();
+});
+void refresh();

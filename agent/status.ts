@@ -1,0 +1,262 @@
+/**
+ * The live state of a running agent, as one JSON-ready snapshot: devices and their health, the
+ * latest value of every point, active alerts, the buffer and each sink. `/status`, `/metrics` and
+ * the status page all read it, so a figure means the same thing everywhere. Times are epoch ms,
+ * like every timestamp in the agent; `now` is the gateway's clock, so a viewer can show ages
+ * without trusting its own clock.
+ */
+import type { BufferStats, Point, Quality, Value } from '../buffer/types.js';
+import { formatDuration } from '../config/duration.js';
+import type { AgentConfig, ResolvedDevice } from '../config/types.js';
+import { planRequests } from '../drivers/modbus/plan.js';
+import type { DeliveryCounters, SinkCounters } from './delivery-counters.js';
+import type { DeviceHealth } from './device-runner.js';
+import type { ForwarderStats } from './forwarder.js';
+import type { PipelineStats } from './pipeline.js';
+import type { Stall, Verdict } from './watchdog.js';
+
+/**
+ * An alert that is active now. The local alert engine (issue 5) provides them through
+ * `Agent.alerts`; until it lands the list is empty.
+ */
+export interface ActiveAlert {
+  /** Stable id, e.g. `pump-1/flow/above-120`. */
+  id: string;
+  deviceId: string;
+  pointId: string;
+  /** `critical`, `warning` or `info`. */
+  severity: string;
+  message: string;
+  /** Epoch ms the alert became active. */
+  since: number;
+  value?: Value | null;
+  unit?: string;
+  acknowledged?: boolean;
+}
+
+export interface AlertSource {
+  active(): readonly ActiveAlert[];
+}
+
+export const noAlerts: AlertSource = { active: () => [] };
+
+export type AgentPhase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** What the status, metrics and watchdog read of the agent (the Agent class fits). */
+export interface AgentView {
+  readonly config: AgentConfig;
+  readonly phase: AgentPhase;
+  readonly runners: ReadonlyMap<string, { readonly health: DeviceHealth }>;
+  readonly forwarders: ReadonlyArray<{ readonly name: string; readonly stats: ForwarderStats }>;
+  readonly pipeline: { readonly latest: ReadonlyMap<string, Point>; readonly stats: PipelineStats };
+  readonly alerts: AlertSource;
+  /** Undefined while the buffer is not open. */
+  bufferStats(): BufferStats | undefined;
+  /** The buffer's and each sink's delivery figures (agent/delivery-counters.ts); undefined while the buffer is not open. */
+  deliveryCounters(): DeliveryCounters | undefined;
+}
+
+export type DeviceState = 'ok' | 'failing' | 'waiting' | 'stalled';
+
+export interface PointStatus {
+  id: string;
+  /** Tags this series was captured with (an MQTT topic's `{ward}`), beyond the configured ones. */
+  series?: Record<string, string>;
+  value: Value | null;
+  unit?: string;
+  /** Null until the first reading. */
+  quality: Quality | null;
+  ts: number | null;
+  error?: string;
+}
+
+export interface DeviceStatus {
+  id: string;
+  driver: string;
+  /** `every 10s`, `cron 0 * * * *`, or null for a device that pushes its readings. */
+  schedule: string | null;
+  state: DeviceState;
+  /** Null for a device without a polling runner (pushed readings). */
+  health: DeviceHealth | null;
+  /** Requests one poll sends, as planned (Modbus); null where the driver does not say. */
+  requestsPerPoll: number | null;
+  points: PointStatus[];
+}
+
+/** Counters count since the agent started; `pending`, `lagSeconds` and `deadLetters` are read now. */
+export interface SinkStatus {
+  name: string;
+  /** True when the last attempt succeeded, false when it failed, null before any attempt. */
+  reachable: boolean | null;
+  /** Rows the sink has not acknowledged. */
+  pending: number;
+  /** Age of the oldest row the sink has not acknowledged, in seconds; 0 when caught up. */
+  lagSeconds: number;
+  sent: number;
+  /** Points in write attempts that failed (each retry counts again). */
+  failed: number;
+  /** Points the sink rejected as invalid (moved to dead letters). */
+  deadLettered: number;
+  /** Dead letters stored for this sink now. */
+  deadLetters: number;
+  /** Rows dropped from the buffer before this sink had them. */
+  dropped: number;
+  consecutiveFailures: number;
+  lastDeliveryAt: number | null;
+  lastError: ForwarderStats['lastError'];
+}
+
+export type BufferStatus = DeliveryCounters['buffer'];
+export type ClockStatus = DeliveryCounters['clock'];
+
+export interface AgentStatus {
+  gateway: { id: string; site: string };
+  version: string;
+  phase: AgentPhase;
+  now: number;
+  uptimeSeconds: number;
+  /** Whether the poll and delivery loops make progress (the watchdog's verdict). */
+  progress: { ok: boolean; stalled: Stall[] };
+  devices: DeviceStatus[];
+  alerts: ActiveAlert[];
+  buffer: BufferStatus | null;
+  sinks: SinkStatus[];
+  /** Whether the wall clock is trusted (a Pi without RTC before NTP); null when not watched. */
+  clock: ClockStatus;
+  pipeline: PipelineStats;
+}
+
+export interface StatusOptions {
+  view: AgentView;
+  version: string;
+  /** Latest progress verdict (the watchdog's monitor); all well when absent. */
+  progress?: () => Verdict;
+  now?: () => number;
+}
+
+export class StatusReader {
+  private readonly opts: StatusOptions;
+  private readonly requests = new WeakMap<ResolvedDevice, number | null>();
+
+  constructor(opts: StatusOptions) {
+    this.opts = opts;
+  }
+
+  read(): AgentStatus {
+    const { view } = this.opts;
+    const now = (this.opts.now ?? Date.now)();
+    const progress = this.opts.progress?.() ?? { ok: true, stalled: [] };
+    const delivery = view.deliveryCounters();
+    const stalledDevices = new Set(progress.stalled.filter((s) => s.loop === 'poll').map((s) => s.subject));
+    const latest = latestByDevice(view.pipeline.latest);
+    return {
+      gateway: { id: view.config.settings.gateway.id, site: view.config.settings.gateway.site },
+      version: this.opts.version,
+      phase: view.phase,
+      now,
+      uptimeSeconds: Math.round(process.uptime()),
+      progress: { ok: progress.ok, stalled: progress.stalled },
+      devices: view.config.devices.map((d) => this.device(d, view.runners.get(d.id)?.health ?? null, latest.get(d.id) ?? [], stalledDevices.has(d.id))),
+      alerts: [...view.alerts.active()],
+      buffer: delivery === undefined ? null : { ...delivery.buffer },
+      sinks: delivery === undefined ? [] : Object.entries(delivery.sinks).map(([name, c]) => sinkStatus(name, c)),
+      clock: delivery?.clock ?? null,
+      pipeline: { ...view.pipeline.stats },
+    };
+  }
+
+  private device(d: ResolvedDevice, health: DeviceHealth | null, latest: readonly Point[], stalled: boolean): DeviceStatus {
+    return {
+      id: d.id,
+      driver: d.driver,
+      schedule: d.schedule === undefined ? null : d.schedule.kind === 'every' ? `every ${formatDuration(d.schedule.everyMs)}` : `cron ${d.schedule.cron}`,
+      state: stalled ? 'stalled' : deviceState(health, latest),
+      health: health === null ? null : { ...health },
+      requestsPerPoll: this.requestsPerPoll(d),
+      points: pointStatuses(d, latest),
+    };
+  }
+
+  /**
+   * Planned from the register map, so it is known before the first poll. Where a driver comes to
+   * report what it really sent (splits of rejected requests included), read that here instead.
+   */
+  private requestsPerPoll(d: ResolvedDevice): number | null {
+    let n = this.requests.get(d);
+    if (n === undefined) {
+      n = d.driver === 'modbus' ? planRequests(d.points, { maxGap: d.maxGap, coalesce: d.coalesce }).requests.length : null;
+      this.requests.set(d, n);
+    }
+    return n;
+  }
+}
+
+function deviceState(health: DeviceHealth | null, latest: readonly Point[]): DeviceState {
+  if (health === null) return latest.length > 0 ? 'ok' : 'waiting';
+  if (health.consecutiveFailures > 0) return 'failing';
+  return health.lastPollAt === null ? 'waiting' : 'ok';
+}
+
+/** The pipeline keys its latest points by device, point and captured tags; group them by device. */
+function latestByDevice(latest: ReadonlyMap<string, Point>): Map<string, Point[]> {
+  const out = new Map<string, Point[]>();
+  for (const p of latest.values()) {
+    const list = out.get(p.deviceId);
+    if (list === undefined) out.set(p.deviceId, [p]);
+    else list.push(p);
+  }
+  return out;
+}
+
+/** Every configured point in config order, each with its latest value (one row per captured series). */
+function pointStatuses(d: ResolvedDevice, latest: readonly Point[]): PointStatus[] {
+  const out: PointStatus[] = [];
+  for (const cfg of d.points) {
+    const series = latest.filter((p) => p.pointId === cfg.id).sort((a, b) => seriesLabel(a, cfg.tags).localeCompare(seriesLabel(b, cfg.tags)));
+    if (series.length === 0) {
+      out.push({ id: cfg.id, value: null, ...(cfg.unit === undefined ? {} : { unit: cfg.unit }), quality: null, ts: null });
+      continue;
+    }
+    for (const p of series) {
+      const captured = capturedTags(p.tags, cfg.tags);
+      out.push({
+        id: cfg.id,
+        ...(captured === undefined ? {} : { series: captured }),
+        value: p.value,
+        ...(p.unit === undefined ? {} : { unit: p.unit }),
+        quality: p.quality,
+        ts: p.ts,
+        ...(p.error === undefined ? {} : { error: p.error }),
+      });
+    }
+  }
+  return out;
+}
+
+function capturedTags(tags: Readonly<Record<string, string>>, configured: Readonly<Record<string, string>>): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(tags)) if (configured[k] !== v) out[k] = v;
+  return Object.keys(out).length === 0 ? undefined : out;
+}
+
+function seriesLabel(p: Point, configured: Readonly<Record<string, string>>): string {
+  return JSON.stringify(capturedTags(p.tags, configured) ?? {});
+}
+
+function sinkStatus(name: string, c: SinkCounters): SinkStatus {
+  const attempted = c.lastDeliveryAt !== null || c.lastError !== null;
+  return {
+    name,
+    reachable: !attempted ? null : c.consecutiveFailures === 0,
+    pending: c.lagRows,
+    lagSeconds: c.lagMs === null ? 0 : c.lagMs / 1000,
+    sent: c.sent,
+    failed: c.failed,
+    deadLettered: c.deadLettered,
+    deadLetters: c.deadLetters,
+    dropped: c.dropped,
+    consecutiveFailures: c.consecutiveFailures,
+    lastDeliveryAt: c.lastDeliveryAt,
+    lastError: c.lastError,
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Holds: ranges of rows appended while the wall clock was not trusted. Reads stop before the
+ * first held row, so those rows wait — in order, with everything after them — until the agent
+ * re-stamps them (shifts their timestamps by the correction it learned) or flags them.
+ */
+import type Database from 'better-sqlite3';
+import type { Hold } from './types.js';
+
+/** The clock reading rows are held under: rows with the same tag form one range. */
+export interface HoldTag {
+  bootId: string;
+  offsetMs: number;
+  sinceMono: number;
+}
+
+export type HoldRelease = { shiftMs: number } | { flag: { quality: number; error: string } };
+
+interface HoldRow {
+  first_seq: number;
+  last_seq: number;
+  boot_id: string;
+  offset_ms: number;
+  since_mono: number;
+}
+
+export class HoldStore {
+  /** Smallest held seq, or Infinity: kept in memory because every read consults it. */
+  heldFrom = Infinity;
+  private readonly insert: Database.Statement<[number, number, string, number, number]>;
+  private readonly extend: Database.Statement<[number, number]>;
+
+  constructor(private readonly db: Database.Database) {
+    this.insert = db.prepare('INSERT INTO holds (first_seq, last_seq, boot_id, offset_ms, since_mono) VALUES (?, ?, ?, ?, ?)');
+    this.extend = db.prepare('UPDATE holds SET last_seq = ? WHERE first_seq = ?');
+    this.refresh();
+  }
+
+  list(): Hold[] {
+    return (this.db.prepare('SELECT * FROM holds ORDER BY first_seq').all() as HoldRow[]).map((r) => ({
+      firstSeq: r.first_seq,
+      lastSeq: r.last_seq,
+      bootId: r.boot_id,
+      offsetMs: r.offset_ms,
+      sinceMono: r.since_mono,
+    }));
+  }
+
+  /** Inside the append transaction: rows first..last were appended under `tag`. */
+  add(first: number, last: number, tag: HoldTag): void {
+    const holds = this.list();
+    const tail = holds[holds.length - 1];
+    if (tail !== undefined && tail.lastSeq === first - 1 && tail.bootId === tag.bootId && tail.offsetMs === tag.offsetMs) {
+      this.extend.run(last, tail.firstSeq);
+    } else {
+      this.insert.run(first, last, tag.bootId, Math.round(tag.offsetMs), Math.round(tag.sinceMono));
+    }
+    this.heldFrom = Math.min(this.heldFrom, first);
+  }
+
+  /** Inside a transaction: re-stamps or flags the rows of one hold and lets them go. */
+  release(hold: Hold, how: HoldRelease): number {
+    let changed: number;
+    if ('shiftMs' in how) {
+      changed = this.db.prepare('UPDATE points SET ts = ts + ? WHERE seq BETWEEN ? AND ?').run(Math.round(how.shiftMs), hold.firstSeq, hold.lastSeq).changes;
+    } else {
+      // Only a good point changes (codec.ts: 0 is good): a bad one stays bad and keeps its own error.
+      changed = this.db
+        .prepare('UPDATE points SET quality = CASE quality WHEN 0 THEN ? ELSE quality END, error = coalesce(error, ?) WHERE seq BETWEEN ? AND ?')
+        .run(how.flag.quality, how.flag.error, hold.firstSeq, hold.lastSeq).changes;
+    }
+    this.db.prepare('DELETE FROM holds WHERE first_seq = ?').run(hold.firstSeq);
+    return changed;
+  }
+
+  /** Inside the eviction transaction: rows below `first` are gone. */
+  trimBelow(first: number): void {
+    this.db.prepare('DELETE FROM holds WHERE last_seq < ?').run(first);
+    this.db.prepare('UPDATE holds SET first_seq = ? WHERE first_seq < ?').run(first, first);
+  }
+
+  /** Re-reads the smallest held seq (after a transaction that touched holds committed or rolled back). */
+  refresh(): void {
+    const v = this.db.prepare('SELECT min(first_seq) FROM holds').pluck().get() as number | null;
+    this.heldFrom = v ?? Infinity;
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * One poll of one Modbus device, whatever carries its requests (a TCP connection of its own, or
+ * a shared RTU bus): the plan's requests in order, the readings they fill, the split of a
+ * request the device rejects with an illegal-address exception, and the count of requests sent.
+ * The drivers own the sending and what a failure means for the connection or the bus.
+ */
+import type { Reading, ReadStats as DriverReadStats } from '../types.js';
+import { decodeBit, decodeValue } from './decode.js';
+import type { DriverClock } from './deps.js';
+import { exceptionCode, ModbusErrors, type DeviceFault } from './errors.js';
+import { bisect, planRequests, SplitLog, type PlannablePoint, type PlanOptions, type ReadRequest } from './plan.js';
+
+export type RequestResult = { kind: 'registers'; words: number[] } | { kind: 'bits'; bits: boolean[] };
+
+/** What a driver reports about its last read (the device health shows it). */
+export interface ReadStats extends DriverReadStats {
+  /** Requests sent on the wire (answered or not), splits included. */
+  requests: number;
+  /** Requests of the plan before any split. */
+  planned: number;
+  /** Rejected requests split in two during the read. */
+  splits: number;
+}
+
+const ILLEGAL_ADDRESS = exceptionCode(2);
+
+export class ReadCycle {
+  private readonly readings: (Reading | undefined)[];
+  private readonly work: ReadRequest[];
+  private readonly log = new SplitLog();
+  /** Requests sent on the wire. */
+  sent = 0;
+  readonly planned: number;
+
+  constructor(
+    private readonly points: readonly PlannablePoint[],
+    options: PlanOptions,
+    private readonly clock: DriverClock,
+  ) {
+    this.readings = points.map(() => undefined);
+    const { requests, invalid } = planRequests(points, options);
+    for (const { index, point, problem } of invalid) this.readings[index] = badReading(point, clock.now(), ModbusErrors.pointInvalid, problem);
+    this.work = requests;
+    this.planned = requests.length;
+  }
+
+  get stats(): ReadStats {
+    return { requests: this.sent, planned: this.planned, splits: this.log.splits };
+  }
+
+  /** The next request to send, or undefined when the poll is done. */
+  next(): ReadRequest | undefined {
+    return this.work.shift();
+  }
+
+  get remaining(): number {
+    return this.work.length;
+  }
+
+  answered(request: ReadRequest, result: RequestResult): void {
+    this.log.ok(request);
+    const ts = this.clock.now();
+    for (const { index, offset, point } of request.points) {
+      let raw: number | boolean | string;
+      try {
+        raw =
+          result.kind === 'bits'
+            ? decodeBit(result.bits[offset] === true, point.type)
+            : decodeValue(result.words.slice(offset), { type: point.type, order: point.order, length: point.length, bit: point.bit, byte: point.byte });
+      } catch (err) {
+        this.readings[index] = badReading(point, ts, ModbusErrors.protocol, `cannot decode ${point.type}: ${(err as Error).message}`);
+        continue;
+      }
+      this.readings[index] =
+        typeof raw === 'number' && !Number.isFinite(raw)
+          ? badReading(point, ts, ModbusErrors.notFinite, `${point.type} decoded to ${raw}`)
+          : { pointId: point.id, ts, raw, quality: 'good' };
+    }
+  }
+
+  /**
+   * An exception response. An illegal address on a request of several points splits it: both
+   * halves go first in line, so this poll still reads every good point. Returns true when split.
+   */
+  exception(request: ReadRequest, f: Pick<DeviceFault, 'code' | 'detail'>): boolean {
+    if (f.code === ILLEGAL_ADDRESS) {
+      const halves = bisect(request);
+      if (halves !== undefined) {
+        this.log.split(request, halves);
+        this.work.unshift(halves.left, halves.right);
+        return true;
+      }
+      this.log.rejected(request);
+    }
+    this.mark(request, f);
+    return false;
+  }
+
+  /** Cuts that later plans should keep, learned from this poll's splits. */
+  learnedCuts(): string[] {
+    return this.log.cuts();
+  }
+
+  mark(request: ReadRequest, f: Pick<DeviceFault, 'code' | 'detail'>): void {
+    const now = this.clock.now();
+    for (const { index, point } of request.points) this.readings[index] = badReading(point, now, f.code, f.detail);
+  }
+
+  /** Every request still waiting gets this fault, unsent. */
+  failRest(f: Pick<DeviceFault, 'code' | 'detail'>): void {
+    for (let r = this.next(); r !== undefined; r = this.next()) this.mark(r, f);
+  }
+
+  /** One reading per point, in the order the points were given. */
+  finish(): Reading[] {
+    const now = this.clock.now();
+    return this.readings.map((r, i) => r ?? badReading(this.points[i] as PlannablePoint, now, ModbusErrors.protocol, 'point was not planned'));
+  }
+}
+
+export function badReading(point: Pick<PlannablePoint, 'id'>, ts: number, error: string, detail: string): Reading {
+  return { pointId: point.id, ts, raw: null, quality: 'bad', error, detail };
+}
+
+/** The same fault for requests that were never sent because an earlier one failed. */
+export function notSentAfter<F extends { detail: string }>(f: F): F {
+  return { ...f, detail: `not sent after: ${f.detail}` };
+}
+
+export function abortedFault(detail: string): DeviceFault {
+  return { code: ModbusErrors.aborted, detail, dropConnection: false, backoff: false };
+}
+
+/** `holding:0+12`, for logs and the once-per-request exception warning. */
+export function requestKey(r: ReadRequest): string {
+  return `${r.register}:${r.address}+${r.count}`;
+}
+
+/** One signal that fires when either fires; `release` detaches it from both. */
+export function linkSignals(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; release(): void } {
+  const linked = new AbortController();
+  const abort = () => linked.abort();
+  if (a.aborted || b.aborted) linked.abort();
+  a.addEventListener('abort', abort, { once: true });
+  b.addEventListener('abort', abort, { once: true });
+  return {
+    signal: linked.signal,
+    release: () => {
+      a.removeEventListener('abort', abort);
+      b.removeEventListener('abort', abort);
+    },
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * Modbus RTU framing for the read functions (FC1-FC4): pure functions, no I/O.
+ *
+ * A frame is `unit, function, data…, CRC-16` (CRC low byte first). RTU has no length field in
+ * the request and no transaction id: a master knows what it asked for, so it knows how long the
+ * answer must be, and frames are told apart by silence on the line (3.5 characters, a fixed
+ * 1.75 ms above 19200 baud: Modbus over serial line v1.02, 2.5.1.1).
+ */
+import type { RegisterKind } from '../../config/types.js';
+import type { RequestResult } from './read-cycle.js';
+
+export const FUNCTION_CODE: Readonly<Record<RegisterKind, number>> = { coil: 1, discrete: 2, holding: 3, input: 4 };
+
+const CRC_TABLE = (() => {
+  const table = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xa001 : c >>> 1;
+    table[i] = c;
+  }
+  return table;
+})();
+
+/** CRC-16/MODBUS (reflected polynomial 0xA001, initial 0xFFFF) of `bytes[start, end)`. */
+export function crc16(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let crc = 0xffff;
+  for (let i = start; i < end; i++) crc = (crc >>> 8) ^ (CRC_TABLE[(crc ^ (bytes[i] as number)) & 0xff] as number);
+  return crc;
+}
+
+/** The 8-byte request frame: unit, function, start address, quantity, CRC. */
+export function encodeReadRequest(unitId: number, register: RegisterKind, address: number, count: number): Buffer {
+  const frame = Buffer.alloc(8);
+  frame.writeUInt8(unitId, 0);
+  frame.writeUInt8(FUNCTION_CODE[register], 1);
+  frame.writeUInt16BE(address, 2);
+  frame.writeUInt16BE(count, 4);
+  frame.writeUInt16LE(crc16(frame, 0, 6), 6);
+  return frame;
+}
+
+/** Bytes of the normal answer to a read of `count` registers or bits. */
+export function responseLength(register: RegisterKind, count: number): number {
+  return 3 + dataBytes(register, count) + 2;
+}
+
+function dataBytes(register: RegisterKind, count: number): number {
+  return register === 'coil' || register === 'discrete' ? Math.ceil(count / 8) : count * 2;
+}
+
+export interface ExpectedAnswer {
+  unitId: number;
+  register: RegisterKind;
+  count: number;
+}
+
+export type ParsedAnswer =
+  /** Not enough bytes yet. */
+  | { status: 'incomplete' }
+  | { status: 'ok'; result: RequestResult }
+  | { status: 'exception'; code: number }
+  /** A frame for us that cannot be right (CRC, byte count). */
+  | { status: 'garbled'; detail: string };
+
+/**
+ * Looks for the answer to `expect` in the bytes received since the request went out. Bytes
+ * before a header that matches (unit and function, or function | 0x80) are skipped: noise, or
+ * the tail of an answer that arrived after its own request had timed out. A frame with a bad CRC
+ * counts only when nothing better can still arrive.
+ */
+export function parseReadAnswer(bytes: Uint8Array, expect: ExpectedAnswer): ParsedAnswer {
+  const fc = FUNCTION_CODE[expect.register];
+  const want = dataBytes(expect.register, expect.count);
+  let waiting = false;
+  let garbled: string | undefined;
+  for (let i = 0; i + 1 < bytes.length; i++) {
+    if (bytes[i] !== expect.unitId) continue;
+    const code = bytes[i + 1];
+    if (code === (fc | 0x80)) {
+      if (bytes.length < i + 5) waiting = true;
+      else if (crcOk(bytes, i, i + 5)) return { status: 'exception', code: bytes[i + 2] as number };
+      else garbled ??= 'CRC error in an exception response';
+      continue;
+    }
+    if (code !== fc) continue;
+    if (bytes.length < i + 3) {
+      waiting = true;
+      continue;
+    }
+    // A byte count that does not fit is most likely not our header at all: keep looking.
+    if (bytes[i + 2] !== want) continue;
+    const end = i + 3 + want + 2;
+    if (bytes.length < end) waiting = true;
+    else if (crcOk(bytes, i, end)) return { status: 'ok', result: decodeData(bytes.subarray(i + 3, i + 3 + want), expect) };
+    else garbled ??= 'CRC error';
+  }
+  if (waiting || garbled === undefined) return { status: 'incomplete' };
+  return { status: 'garbled', detail: garbled };
+}
+
+function crcOk(bytes: Uint8Array, start: number, end: number): boolean {
+  const got = (bytes[end - 2] as number) | ((bytes[end - 1] as number) << 8);
+  return got === crc16(bytes, start, end - 2);
+}
+
+function decodeData(data: Uint8Array, expect: ExpectedAnswer): RequestResult {
+  if (expect.register === 'coil' || expect.register === 'discrete') {
+    const bits = Array.from({ length: expect.count }, (_, i) => (((data[i >> 3] as number) >> (i & 7)) & 1) === 1);
+    return { kind: 'bits', bits };
+  }
+  const words = Array.from({ length: expect.count }, (_, i) => ((data[2 * i] as number) << 8) | (data[2 * i + 1] as number));
+  return { kind: 'registers', words };
+}
+
+export interface LineSettings {
+  baudRate: number;
+  parity: 'none' | 'even' | 'odd';
+  dataBits: number;
+  stopBits: number;
+}
+
+/** Milliseconds one character takes on the wire: start bit, data bits, parity bit, stop bits. */
+export function charTimeMs(line: LineSettings): number {
+  const bits = 1 + line.dataBits + (line.parity === 'none' ? 0 : 1) + line.stopBits;
+  return (bits * 1000) / line.baudRate;
+}
+
+/** The silence that separates frames: 3.5 characters, fixed at 1.75 ms above 19200 baud. */
+export function interFrameMs(line: LineSettings): number {
+  return line.baudRate > 19200 ? 1.75 : 3.5 * charTimeMs(line);
+}

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Installs edge-agent as a hardened systemd service on Debian 12 / Raspberry Pi OS (amd64, arm64,
+# armhf), from a built checkout on the box itself (so the native modules fit its architecture):
+#
+#   npm ci && npm run build && sudo systemd/install.sh
+#
+# It creates the `edge-agent` user (in group dialout, for serial ports), /opt/edge-agent (the
+# program), /etc/edge-agent (config.yaml and env, never overwritten), /var/lib/edge-agent (the
+# buffer), /usr/local/bin/edge-agent, and the unit; then enables and (re)starts the service.
+# Running it again upgrades the program and keeps the config and the buffer.
+set -euo pipefail
+
+NAME=edge-agent
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+usage() {
+  cat <<EOF
+Usage: sudo $0 [--no-start] [--no-deps] [--prefix DIR]
+
+  --no-start    install and enable the service, but do not (re)start it
+  --no-deps     do not copy node_modules (the target already has the production dependencies)
+  --prefix DIR  lay the files down under DIR as a staging root (packaging, tests): no user,
+                no ownership changes, no systemctl; runs without root
+EOF
+}
+
+PREFIX=""
+START=1
+DEPS=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) PREFIX=${2:?--prefix needs a directory}; shift 2 ;;
+    --prefix=*) PREFIX=${1#*=}; shift ;;
+    --no-start) START=0; shift ;;
+    --no-deps) DEPS=0; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "$NAME: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+if [ -n "$PREFIX" ]; then
+  mkdir -p "$PREFIX"
+  PREFIX=$(cd "$PREFIX" && pwd)
+fi
+
+say() { printf '%s: %s\n' "$NAME" "$*"; }
+die() { printf '%s: %s\n' "$NAME" "$*" >&2; exit 1; }
+staging() { [ -n "$PREFIX" ]; }
+
+APP=$PREFIX/opt/$NAME
+ETC=$PREFIX/etc/$NAME
+DATA=$PREFIX/var/lib/$NAME
+UNIT=$PREFIX/etc/systemd/system/$NAME.service
+BIN=$PREFIX/usr/local/bin/$NAME
+
+# --- Checks, before anything is touched ----------------------------------------------------------
+staging || [ "$(id -u)" = 0 ] || die "run as root (sudo $0), or stage the files with --prefix DIR"
+[ -f "$SRC/dist/agent/cli.js" ] || die "no build in $SRC: run 'npm ci && npm run build' there first"
+[ -f "$SRC/agent/static/index.html" ] || die "$SRC/agent/static is missing (the status page)"
+NODE=$(command -v node || true)
+[ -n "$NODE" ] || die "Node.js >= 20 is needed (Debian 12 ships 18: install nodejs 20 from NodeSource, or the official tarball)"
+major=$("$NODE" -p 'process.versions.node.split(".")[0]')
+[ "$major" -ge 20 ] || die "Node.js $("$NODE" -v) at $NODE is too old: edge-agent needs >= 20"
+arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
+case "$arch" in
+  amd64 | arm64 | armhf | x86_64 | aarch64 | armv7l) ;;
+  *) say "warning: $arch is not a tested architecture (amd64, arm64, armhf)" ;;
+esac
+if [ "$DEPS" = 1 ] && [ ! -d "$SRC/node_modules/better-sqlite3" ]; then
+  die "no node_modules in $SRC: run 'npm ci' there (it builds better-sqlite3 and serialport for $arch)"
+fi
+
+# --- The service user -----------------------------------------------------------------------------
+if ! staging; then
+  getent group "$NAME" >/dev/null || groupadd --system "$NAME"
+  if ! getent passwd "$NAME" >/dev/null; then
+    useradd --system --gid "$NAME" --home-dir "/var/lib/$NAME" --no-create-home --shell /usr/sbin/nologin \
+      --comment "edge-agent service" "$NAME"
+    say "created user $NAME"
+  fi
+  # The unit adds dialout too (SupplementaryGroups=); membership also lets `sudo -u edge-agent
+  # edge-agent run --once` reach the serial ports when commissioning.
+  if getent group dialout >/dev/null; then usermod -a -G dialout "$NAME"; fi
+fi
+
+# --- The program: staged beside the old one, then swapped in -------------------------------------
+mkdir -p "$PREFIX/opt"
+stage=$(mktemp -d "$PREFIX/opt/.$NAME.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/agent" "$stage/config"
+cp -R "$SRC/dist" "$stage/dist"
+cp -R "$SRC/agent/static" "$stage/agent/static"
+cp -R "$SRC/systemd" "$stage/systemd"
+cp "$SRC/config/demo.yaml" "$stage/config/demo.yaml"
+cp "$SRC/package.json" "$SRC/README.md" "$stage/"
+[ -f "$SRC/package-lock.json" ] && cp "$SRC/package-lock.json" "$stage/"
+if [ "$DEPS" = 1 ]; then
+  cp -a "$SRC/node_modules" "$stage/node_modules"
+  # Offline: only removes what the program does not need (test tools, the browser driver, …).
+  (cd "$stage" && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error)
+fi
+chmod -R u=rwX,go=rX "$stage"
+rm -rf "$APP.old"
+if [ -e "$APP" ]; then mv "$APP" "$APP.old"; fi
+mv "$stage" "$APP"
+trap - EXIT
+rm -rf "$APP.old"
+say "installed the program in $APP"
+
+# --- The command for technicians -----------------------------------------------------------------
+mkdir -p "$(dirname "$BIN")"
+cat >"$BIN.tmp" <<EOF
+#!/bin/sh
+# edge-agent's command line (installed by $NAME's install.sh)
+exec $NODE /opt/$NAME/dist/agent/cli.js "\$@"
+EOF
+chmod 0755 "$BIN.tmp"
+mv "$BIN.tmp" "$BIN"
+
+# --- Configuration: written once, never overwritten -----------------------------------------------
+mkdir -p "$ETC"
+chmod 0750 "$ETC"
+if [ ! -e "$ETC/config.yaml" ]; then
+  gateway=$(hostname -s 2>/dev/null | tr -c 'A-Za-z0-9_.:\n-' '-' || true)
+  [ -n "$gateway" ] || gateway=gw-1
+  cat >"$ETC/config.yaml" <<EOF
+# edge-agent configuration, written by install.sh (which never overwrites it).
+# Check it:   edge-agent validate --config /etc/edge-agent/config.yaml
+# Apply it:   sudo systemctl restart edge-agent
+# Reference:  /opt/edge-agent/README.md. Secrets go in /etc/edge-agent/env (INFLUX_TOKEN=…) and are
+# used here as \${INFLUX_TOKEN}.
+gateway:
+  id: $gateway
+  # site: pozo-17
+  # tags: { region: maule }
+
+buffer:
+  path: /var/lib/edge-agent/buffer.db
+
+# sinks:
+#   influx:
+#     url: https://influx.ops.example:8086
+#     token: \${INFLUX_TOKEN}
+#     org: ops
+#     bucket: telemetry
+#   postgres:
+#     url: postgres://edge:\${PG_PASSWORD}@db.ops.example/telemetry
+
+http:
+  host: 127.0.0.1   # 0.0.0.0 shows the status page on the LAN; then set a token
+  port: 8080
+  # token: \${HTTP_TOKEN}
+
+log:
+  level: info
+
+devices: []
+#  - id: pump-1
+#    driver: modbus
+#    connection: { protocol: tcp, host: 192.168.1.50, port: 502, unitId: 1, timeout: 1s }
+#    every: 10s
+#    points:
+#      flow: { register: holding, address: 0, type: float32, unit: m3/h }
+EOF
+  chmod 0640 "$ETC/config.yaml"
+  say "wrote $ETC/config.yaml (gateway id $gateway): add your devices and sinks there"
+else
+  say "kept $ETC/config.yaml"
+fi
+if [ ! -e "$ETC/env" ]; then
+  cat >"$ETC/env" <<'EOF'
+# Secrets for ${VAR} references in config.yaml, one VAR=value per line (systemd EnvironmentFile=).
+# INFLUX_TOKEN=
+# PG_PASSWORD=
+# HTTP_TOKEN=
+EOF
+  chmod 0640 "$ETC/env"
+fi
+
+# --- The buffer's directory (systemd's StateDirectory= would create it too) -----------------------
+mkdir -p "$DATA"
+chmod 0750 "$DATA"
+
+if ! staging; then
+  chown root:"$NAME" "$ETC" "$ETC/config.yaml" "$ETC/env"
+  chown "$NAME":"$NAME" "$DATA"
+fi
+
+# --- The unit, with this machine's node ------------------------------------------------------------
+mkdir -p "$(dirname "$UNIT")"
+sed "s|^ExecStart=/usr/bin/node |ExecStart=$NODE |" "$SRC/systemd/$NAME.service" >"$UNIT.tmp"
+chmod 0644 "$UNIT.tmp"
+mv "$UNIT.tmp" "$UNIT"
+
+if staging; then
+  say "staged under $PREFIX (no user, no ownership, no systemctl)"
+  exit 0
+fi
+
+# --- Check the config as the service will read it, then start -------------------------------------
+valid=1
+runuser -u "$NAME" -- "$NODE" "$APP/dist/agent/cli.js" validate --config "$ETC/config.yaml" || valid=0
+if [ ! -d /run/systemd/system ]; then
+  say "systemd is not running here (a container?): the unit is installed, not enabled"
+  exit 0
+fi
+systemctl daemon-reload
+systemctl enable "$NAME.service" >/dev/null
+say "enabled $NAME.service"
+if [ "$START" = 0 ]; then
+  say "not started (--no-start): sudo systemctl start $NAME"
+elif [ "$valid" = 0 ]; then
+  say "not started: fix $ETC/config.yaml (above), then: sudo systemctl restart $NAME"
+  exit 1
+else
+  # Type=notify: this returns once the agent said READY=1 (or failed).
+  systemctl restart "$NAME.service"
+  systemctl --no-pager --lines=5 status "$NAME.service" || true
+  say "running. Logs: journalctl -u $NAME -f   Status page: http://127.0.0.1:8080/ (http.host/port in config.yaml)"
+fi

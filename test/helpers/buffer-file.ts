@@ -1,0 +1,65 @@
+/**
+ * Looking into an agent's buffer file from a test, between runs or beside a running agent (WAL
+ * readers do not disturb the writer): which points it holds, and the last seq ever committed.
+ */
+import fs from 'node:fs';
+import Database from 'better-sqlite3';
+import type pg from 'pg';
+
+export interface BufferedKey {
+  seq: number;
+  key: string;
+}
+
+/** `device/point@ts` for every row in the file, and meta.last_seq (0 if there is no file yet). */
+export function readBufferFile(path: string): { rows: BufferedKey[]; lastSeq: number } {
+  if (!fs.existsSync(path)) return { rows: [], lastSeq: 0 };
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db
+      .prepare('SELECT p.seq AS seq, s.device_id AS d, s.point_id AS p, p.ts AS ts FROM points p JOIN series s ON s.id = p.series_id ORDER BY p.seq')
+      .all() as Array<{ seq: number; d: string; p: string; ts: number }>;
+    const lastSeq = db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").pluck().get() as number;
+    return { rows: rows.map((r) => ({ seq: r.seq, key: `${r.d}/${r.p}@${r.ts}` })), lastSeq };
+  } finally {
+    db.close();
+  }
+}
+
+/** Every `device/point@ts` PostgreSQL holds for the gateway, with how often (more than once would be a duplicate). */
+export async function pgPointKeys(pool: pg.Pool, schema: string, gateway: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  try {
+    const r = await pool.query<{ k: string; n: number }>(
+      `SELECT device_id || '/' || point_id || '@' || ((extract(epoch from ts) * 1000)::bigint)::text AS k, count(*)::int AS n
+       FROM "${schema}".points WHERE gateway_id = $1 GROUP BY 1`,
+      [gateway],
+    );
+    for (const row of r.rows) out.set(row.k, row.n);
+  } catch (err) {
+    if ((err as { code?: string }).code !== '42P01') throw err; // table not created yet
+  }
+  return out;
+}
+
+/** Polls `check` until it holds (real time, bounded); never asserts on how long it took. */
+export async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A small seeded PRNG (mulberry32), so a failing random run can be replayed from its seed. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

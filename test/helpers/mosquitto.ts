@@ -1,0 +1,125 @@
+/**
+ * A private Mosquitto (Debian's /usr/sbin/mosquitto) on a free loopback port with its own config:
+ * users from a password file made by mosquitto_passwd, no persistence. Stop and restart on the same
+ * port make real broker outages. Also runs mosquitto_pub as an independent MQTT client.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './victoria.js';
+
+export function mosquittoAvailable(): boolean {
+  return ['mosquitto', 'mosquitto_passwd', 'mosquitto_pub'].every((bin) => spawnSync(bin, ['--help'], { stdio: 'ignore' }).error === undefined);
+}
+
+/** A self-signed certificate for 127.0.0.1 / localhost (openssl), for TLS listeners in tests. */
+export function selfSignedCert(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const r = spawnSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
+  return { cert, key };
+}
+
+export class Mosquitto {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private output = '';
+
+  private constructor(
+    readonly port: number,
+    private readonly dir: string,
+  ) {}
+
+  /** Users as name → password; none means anonymous clients are allowed. */
+  static async start(users: Record<string, string> = {}): Promise<Mosquitto> {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-mosquitto-'));
+    const conf = [`listener ${await freePort()} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error'];
+    // Started as root, mosquitto would switch to the mosquitto user, who cannot read our temp files.
+    if (process.getuid?.() === 0) conf.push('user root');
+    const names = Object.keys(users);
+    if (names.length === 0) conf.push('allow_anonymous true');
+    else {
+      const file = join(dir, 'passwd');
+      writeFileSync(file, '');
+      for (const name of names) {
+        const r = spawnSync('mosquitto_passwd', ['-b', file, name, users[name] as string], { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`);
+      }
+      conf.push('allow_anonymous false', `password_file ${file}`);
+    }
+    writeFileSync(join(dir, 'mosquitto.conf'), `${conf.join('\n')}\n`);
+    const port = Number(/listener (\d+)/.exec(conf[0] as string)?.[1]);
+    const m = new Mosquitto(port, dir);
+    await m.restart();
+    return m;
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts (again) on the same port, and waits until it accepts connections. */
+  async restart(): Promise<void> {
+    if (this.child !== undefined) return;
+    const child = spawn('mosquitto', ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    child.stderr?.on('data', (d: Buffer) => (this.output = (this.output + d.toString()).slice(-4000)));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        if (this.child === child) this.child = undefined;
+        resolve();
+      }),
+    );
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (this.child !== child) throw new Error(`mosquitto exited at start:\n${this.output}`);
+      if (await accepts(this.port)) return;
+      if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${this.port}:\n${this.output}`);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child === undefined) return;
+    child.kill('SIGTERM');
+    await this.exited;
+  }
+
+  async remove(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Publishes with mosquitto_pub (an MQTT client that is not ours). Resolves with its exit code and stderr. */
+export function mosquittoPub(opts: { port: number; topic: string; message: string; username?: string; password?: string; cafile?: string; host?: string }): Promise<{ code: number | null; stderr: string }> {
+  const args = ['-h', opts.host ?? '127.0.0.1', '-p', String(opts.port), '-t', opts.topic, '-m', opts.message, '-V', 'mqttv311', '-q', '1'];
+  if (opts.username !== undefined) args.push('-u', opts.username);
+  if (opts.password !== undefined) args.push('-P', opts.password);
+  if (opts.cafile !== undefined) args.push('--cafile', opts.cafile);
+  return new Promise((resolve) => {
+    const child = spawn('mosquitto_pub', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code) => resolve({ code, stderr }));
+  });
+}

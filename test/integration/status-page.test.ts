@@ -1,0 +1,128 @@
+/**
+ * The status page in a real browser (Debian's chromium, driven by playwright-core) on a phone-
+ * sized screen, served by a running agent: a Modbus slave that answers, a device that does not,
+ * a sink that is down, an active alert, and a token to type in first.
+ */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ActiveAlert } from '../../agent/status.js';
+import type { RunningModbusServer } from '../../drivers/modbus/server.js';
+import { startHttpAgent, type HttpAgent } from '../helpers/http-agent.js';
+import { closedPort, RegisterImage, startImageServer } from '../helpers/modbus-server.js';
+
+const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+const TOKEN = 'page-token-1';
+const dir = mkdtempSync(join(tmpdir(), 'edge-page-'));
+const image = new RegisterImage().setValue('holding', 0, 1234, 'uint16').setValue('holding', 1, 3.25, 'float32').setValue('holding', 10, 2, 'uint16');
+const alert: ActiveAlert = {
+  id: 'pump-1/pressure/above-3',
+  deviceId: 'pump-1',
+  pointId: 'pressure',
+  severity: 'critical',
+  message: 'pressure above 3 bar',
+  since: Date.now() - 90_000,
+  value: 3.25,
+  unit: 'bar',
+};
+let slave: RunningModbusServer;
+let running: HttpAgent;
+let browser: Browser;
+const problems: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (test/run-all.sh installs it)`);
+  slave = await startImageServer(image);
+  const [pgPort, offlinePort] = [await closedPort(), await closedPort()];
+  running = await startHttpAgent(
+    `
+gateway: { id: gw-page, site: pozo-3 }
+buffer: { path: ${join(dir, 'buffer.db')} }
+sinks:
+  postgres: { url: "postgres://edge@127.0.0.1:${pgPort}/telemetry" }
+http: { host: 127.0.0.1, port: 0, token: ${TOKEN} }
+devices:
+  - id: pump-1
+    driver: modbus
+    connection: { protocol: tcp, host: 127.0.0.1, port: ${slave.port}, unitId: 1, timeout: 500ms }
+    every: 500ms
+    points:
+      flow:     { register: holding, address: 0, type: uint16, scale: 0.1, unit: m3/h }
+      pressure: { register: holding, address: 1, type: float32, decimals: 2, unit: bar }
+      mode:     { register: holding, address: 10, type: uint16, map: { 1: manual, 2: auto } }
+  - id: meter-2
+    driver: modbus
+    connection: { protocol: tcp, host: 127.0.0.1, port: ${offlinePort}, unitId: 1, timeout: 300ms }
+    every: 500ms
+    points:
+      energy: { register: input, address: 0, type: uint32, unit: kWh }
+`,
+    { setup: (agent) => (agent.alerts = { active: () => [alert] }) },
+  );
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await running?.stop();
+  await slave?.close();
+});
+
+async function phone(): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    // The first /status without a token is a 401 by design; anything else is a problem.
+    if (msg.type() === 'error' && !/401/.test(msg.text())) problems.push(`console: ${msg.text()}`);
+  });
+  return page;
+}
+
+describe('status page', () => {
+  it('asks for the token, then shows devices, values with units and quality, alerts and sinks — and refreshes by itself', async () => {
+    const page = await phone();
+    await page.goto(running.url);
+    await page.locator('#login').waitFor({ state: 'visible' });
+    await page.fill('#token', TOKEN);
+    await page.click('#login button');
+
+    const pump = page.locator('[data-device="pump-1"]');
+    await pump.waitFor();
+    expect(await page.locator('#login').isVisible()).toBe(false);
+    await expect.poll(() => pump.getAttribute('data-state'), { timeout: 10_000 }).toBe('ok');
+    await expect.poll(() => pump.locator('[data-point="flow"]').innerText(), { timeout: 10_000 }).toMatch(/123\.4 m3\/h[\s\S]*good/);
+    expect(await pump.locator('[data-point="pressure"]').innerText()).toMatch(/3\.25 bar[\s\S]*good/);
+    expect(await pump.locator('[data-point="mode"]').innerText()).toMatch(/auto/);
+
+    const meter = page.locator('[data-device="meter-2"]');
+    await expect.poll(() => meter.getAttribute('data-state'), { timeout: 10_000 }).toBe('failing');
+    expect(await meter.innerText()).toMatch(/Not answering/);
+    expect(await meter.locator('[data-point="energy"]').innerText()).toMatch(/bad/);
+
+    const alertItem = page.locator('[data-alert="pump-1/pressure/above-3"]');
+    expect(await alertItem.innerText()).toMatch(/critical[\s\S]*pump-1 \/ pressure[\s\S]*pressure above 3 bar[\s\S]*3\.25 bar[\s\S]*since \d+ min ago/);
+
+    const sink = page.locator('[data-sink="postgres"]');
+    await expect.poll(() => sink.getAttribute('data-reachable'), { timeout: 10_000 }).toBe('false');
+    expect(await sink.innerText()).toMatch(/unreachable[\s\S]*rows to send/);
+    expect(await page.locator('[data-buffer]').innerText()).toMatch(/rows buffered/);
+    expect(await page.locator('#gateway').innerText()).toBe('gw-page');
+
+    // Readable on a phone: nothing wider than the screen.
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    expect(overflow).toBeLessThanOrEqual(0);
+
+    // A new value on the device reaches the open page without a reload.
+    image.setValue('holding', 0, 2000, 'uint16');
+    await expect.poll(() => pump.locator('[data-point="flow"]').innerText(), { timeout: 15_000 }).toMatch(/200 m3\/h/);
+
+    expect(problems).toEqual([]);
+  });
+});
