@@ -10,7 +10,7 @@ import { ROOT, childPath, describeValue, unknownKey } from './issues.js';
 import { reservedTagIssues } from './tags.js';
 import type { ConfigIssue, Env, Settings } from './types.js';
 
-export const SETTINGS_KEYS = ['gateway', 'buffer', 'sinks', 'http', 'log'] as const;
+export const SETTINGS_KEYS = ['gateway', 'buffer', 'sinks', 'http', 'log', 'central'] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = Settings['log']['level'];
@@ -106,6 +106,10 @@ function settingsSchema(): convict.Schema<Settings> {
     log: {
       level: { default: 'info', format: logLevel, env: SETTINGS_ENV['log.level'] },
     },
+    central: {
+      // Topic root of everything the gateway publishes for ops: <prefix>/<gateway>/state, …/alerts/…
+      prefix: { doc: 'MQTT topic prefix for central ops and alerts', default: 'edge', format: topicPrefix },
+    },
   };
 }
 
@@ -141,6 +145,10 @@ function oneOf(values: readonly string[]): (value: unknown) => void {
   return (value) => {
     if (!values.includes(value as string)) throw new Error(`must be one of ${values.join(', ')}`);
   };
+}
+function topicPrefix(value: unknown): void {
+  text(value);
+  if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(value as string)) throw new Error('must be one or more topic levels of letters, digits, _ . - joined by /, without wildcards');
 }
 function logLevel(value: unknown): void {
   if (!(LOG_LEVELS as readonly unknown[]).includes(value)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}`);

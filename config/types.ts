@@ -146,6 +146,8 @@ export interface Settings {
   /** `token`: bearer token for /metrics and /status (empty: none; the probes and the page stay open). */
   http: { host: string; port: number; token: string };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  /** The link to central ops. `prefix`: topic root, `<prefix>/<gateway>/…` (default `edge`). */
+  central: { prefix: string };
 }
 
 export interface AgentConfig {

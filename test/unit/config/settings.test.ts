@@ -10,7 +10,15 @@ describe('settings', () => {
       sinks: { influx: { url: '', token: '', org: '', bucket: '' }, postgres: { url: '', schema: 'edge' } },
       http: { host: '127.0.0.1', port: 8080, token: '' },
       log: { level: 'info' },
+      central: { prefix: 'edge' },
     });
+  });
+
+  it('checks the central topic prefix', () => {
+    expect(ok(doc({ central: { prefix: 'ops/eu-1' } })).settings.central.prefix).toBe('ops/eu-1');
+    expect(issues(doc({ central: { prefix: 'ops/#' } }))).toEqual([
+      'central.prefix: must be one or more topic levels of letters, digits, _ . - joined by /, without wildcards (got "ops/#")',
+    ]);
   });
 
   it('takes the buffer bound as rows and as a size with units, and checks the policies', () => {
