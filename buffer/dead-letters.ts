@@ -23,10 +23,18 @@ export class DeadLetterStore {
   private readonly remove: Database.Statement<[number]>;
   private readonly selectReplay: Database.Statement<[string, number], unknown[]>;
   private readonly countSink: Database.Statement<[string, number, number]>;
+  private readonly total: Database.Statement<[], { n: number }>;
+  private readonly trimOldest: Database.Statement<[number], { sink: string }>;
 
+  /**
+   * `maxRows`: most dead letters kept. They share the database file (and its byte bound) with the
+   * points waiting for delivery; a sink rejecting everything for weeks must not crowd those out,
+   * so past the cap the oldest dead letters go, counted as drops.
+   */
   constructor(
     private readonly db: Database.Database,
     private readonly series: SeriesCache,
+    private readonly maxRows = Infinity,
   ) {
     this.insert = db.prepare(
       `INSERT INTO dead_letters (sink, seq, ${ROW_COLUMNS}, code, message, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -38,6 +46,10 @@ export class DeadLetterStore {
     this.selectReplay = db
       .prepare<[string, number], unknown[]>(`SELECT seq, ${ROW_COLUMNS}, id FROM dead_letters WHERE sink = ? AND replay = 1 ORDER BY id LIMIT ?`)
       .raw(true);
+    this.total = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM dead_letters');
+    this.trimOldest = db.prepare<[number], { sink: string }>(
+      'DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters ORDER BY id LIMIT ?) RETURNING sink',
+    );
     this.countSink = db.prepare(
       `INSERT INTO sink_counters (sink, dead_lettered) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET dead_lettered = dead_lettered + ?`,
     );
@@ -51,6 +63,16 @@ export class DeadLetterStore {
     }
     this.insert.run(sink, d.point.seq, ...encodeRow(this.series, d.point), d.code, d.message, at);
     this.countSink.run(sink, 1, 1);
+  }
+
+  /** Inside the caller's transaction: removes the oldest dead letters past the cap; per sink, how many. */
+  trim(): Map<string, number> {
+    const removed = new Map<string, number>();
+    if (!Number.isFinite(this.maxRows)) return removed;
+    const over = (this.total.get()?.n ?? 0) - this.maxRows;
+    if (over <= 0) return removed;
+    for (const { sink } of this.trimOldest.all(over)) removed.set(sink, (removed.get(sink) ?? 0) + 1);
+    return removed;
   }
 
   /** Inside the caller's transaction: replayed points the sink has now. */

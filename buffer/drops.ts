@@ -5,13 +5,14 @@
  */
 import type { BufferLogger } from './types.js';
 
-export type DropReason = 'bound' | 'rejected' | 'disk-full' | 'write-failed';
+export type DropReason = 'bound' | 'rejected' | 'disk-full' | 'write-failed' | 'dead-letters-full';
 
 const MESSAGES: Record<DropReason, string> = {
   bound: 'buffer at its bound: oldest points dropped',
   rejected: 'buffer at its bound: new points refused',
   'disk-full': 'disk full: points dropped',
   'write-failed': 'buffer write failed: points dropped',
+  'dead-letters-full': 'too many dead letters: the oldest dropped',
 };
 
 interface Window {

@@ -46,6 +46,8 @@ export interface SqliteBufferOptions {
   maxBytes?: number;
   /** At the bound: evict the oldest rows (default) or refuse the new ones. Both are counted. */
   whenFull?: WhenFull;
+  /** Most dead letters kept; past it the oldest go, counted as drops. Default: a tenth of maxRows, at least 10 000. */
+  maxDeadLetters?: number;
   /** Move a file that fails the integrity check aside and start a new one (the agent does), instead of throwing. */
   recoverCorrupt?: boolean;
   logger?: BufferLogger;
@@ -156,7 +158,7 @@ export class SqliteBuffer {
       // SQLite refuses to grow the database past this: the byte bound holds by construction.
       if (Number.isFinite(this.maxPages) && !db.memory) db.pragma(`max_page_count = ${this.maxPages}`);
       this.series = new SeriesCache(db);
-      this.deadLetters = new DeadLetterStore(db, this.series);
+      this.deadLetters = new DeadLetterStore(db, this.series, opts.maxDeadLetters ?? Math.max(10_000, Math.floor(this.opts.maxRows / 10)));
       this.holds = new HoldStore(db);
       this.st = {
         insertPoint: db.prepare(`INSERT INTO points (seq, ${ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -280,6 +282,11 @@ export class SqliteBuffer {
     this.settleUpTo(sink, upto, () => {
       for (const d of dead) this.deadLetters.add(sink, d, at);
       this.deadLetters.delivered(delivered);
+      if (dead.length === 0) return;
+      const trimmed = this.deadLetters.trim();
+      let rows = 0;
+      for (const n of trimmed.values()) rows += n;
+      if (rows > 0) this.recordDrop('dead-letters-full', rows, trimmed);
     });
     let fresh = 0;
     for (const d of dead) if (d.point.replayId === undefined) fresh++;

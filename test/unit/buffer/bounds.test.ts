@@ -147,3 +147,22 @@ describe('reporting drops', () => {
     expect(b.stats().dropped).toBe(520);
   });
 });
+
+describe('bound on dead letters', () => {
+  it('keeps at most maxDeadLetters: the oldest go, counted as drops of their sink', () => {
+    const log = new Log();
+    const b = buffer({ maxDeadLetters: 50, logger: log });
+    b.append(points(120));
+    for (let i = 0; i < 4; i++) {
+      const batch = b.read('influx', 30);
+      b.settle('influx', [], batch.map((point) => ({ point, code: 'EDGE_SINK_INVALID', message: `batch ${i}` })));
+    }
+    const left = b.deadLetterList();
+    expect(left).toHaveLength(50);
+    expect(left.map((d) => d.seq)).toEqual(Array.from({ length: 50 }, (_, k) => 71 + k)); // the newest 50
+    expect(b.stats()).toMatchObject({ dropped: 70, sinks: { influx: { dropped: 70, deadLetters: 50 }, postgres: { dropped: 0 } } });
+    expect(b.counters()).toMatchObject({ dropped: 70, droppedBySink: { influx: 70 } });
+    expect(log.warns.at(-1)?.obj).toMatchObject({ reasons: { 'dead-letters-full': 10 } });
+    expect(b.pending('postgres')).toBe(120); // the other sink's points are untouched
+  });
+});
