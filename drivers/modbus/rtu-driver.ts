@@ -9,15 +9,13 @@
  * waits behind the healthy slaves' requests (low priority on the bus). Any answer, even an
  * exception, ends the back-off.
  */
-import type { ModbusDevice, ResolvedPoint } from '../../config/types.js';
-import type { PolledDriver, Reading } from '../types.js';
-import { ReconnectBackoff, type BackoffOptions } from './backoff.js';
+import type { ModbusDevice } from '../../config/types.js';
+import type { BackoffOptions } from './backoff.js';
 import type { BusLease, ModbusBusRegistry, RtuConnection } from './bus-registry.js';
-import { CutMemory, modbusPoints } from './cut-memory.js';
-import { silentLogger, systemClock, type DriverClock, type DriverLogger } from './deps.js';
+import type { DriverClock, DriverLogger } from './deps.js';
+import { ModbusDriverBase } from './driver-base.js';
 import { classifyBusError, ModbusErrors, type BusFault } from './errors.js';
-import type { ReadRequest } from './plan.js';
-import { abortedFault, badReading, linkSignals, notSentAfter, ReadCycle, requestKey, type ReadStats } from './read-cycle.js';
+import { abortedFault, notSentAfter, type ReadCycle } from './read-cycle.js';
 
 export type ModbusRtuDevice = ModbusDevice & { connection: RtuConnection };
 
@@ -36,45 +34,18 @@ export function isRtuDevice(device: ModbusDevice): device is ModbusRtuDevice {
   return device.connection.protocol === 'rtu' || device.connection.protocol === 'rtu-over-tcp';
 }
 
-export class ModbusRtuDriver implements PolledDriver {
-  private readonly device: ModbusRtuDevice;
+export class ModbusRtuDriver extends ModbusDriverBase<ModbusRtuDevice, BusFault> {
   private readonly buses: ModbusBusRegistry;
-  private readonly clock: DriverClock;
-  private readonly log: DriverLogger;
-  private readonly backoff: ReconnectBackoff;
-  private readonly cuts: CutMemory;
   private lease: BusLease | undefined;
-  /** Epoch ms before which this slave is not asked again. */
-  private retryAt = 0;
-  private lastFault: BusFault | undefined;
-  private started = false;
-  private stopped = false;
-  private stopping: Promise<void> = Promise.resolve();
-  private lifetime = new AbortController();
-  private queue: Promise<unknown> = Promise.resolve();
-  private readonly loggedExceptions = new Map<string, string>();
-  private stats: ReadStats | undefined;
 
   constructor(opts: ModbusRtuDriverOptions) {
-    this.device = opts.device;
+    super(opts);
     this.buses = opts.buses;
-    this.clock = opts.clock ?? systemClock;
-    this.log = opts.logger ?? silentLogger;
-    this.backoff = new ReconnectBackoff(opts.backoff);
-    this.cuts = new CutMemory(this.log);
-  }
-
-  /** Requests the last read took (device health). */
-  get lastReadStats(): ReadStats | undefined {
-    return this.stats;
   }
 
   /** Joins the bus and opens its link if nobody has yet. Never throws for a missing port. */
   async start(): Promise<void> {
-    if (this.started && !this.stopped) return;
-    this.started = true;
-    this.stopped = false;
-    this.lifetime = new AbortController();
+    if (!this.beginStart()) return;
     await this.exclusive(async () => {
       await this.joinBus().warmUp();
     });
@@ -82,9 +53,7 @@ export class ModbusRtuDriver implements PolledDriver {
 
   /** Fails a read in flight with EDGE_DEVICE_ABORTED and leaves the bus (the last one out closes it). Idempotent. */
   stop(): Promise<void> {
-    if (this.stopped) return this.stopping;
-    this.stopped = true;
-    this.lifetime.abort();
+    if (!this.beginStop()) return this.stopping;
     this.stopping = this.queue.then(async () => {
       const lease = this.lease;
       this.lease = undefined;
@@ -93,39 +62,12 @@ export class ModbusRtuDriver implements PolledDriver {
     return this.stopping;
   }
 
-  read(points: readonly ResolvedPoint[], signal: AbortSignal): Promise<Reading[]> {
-    return this.exclusive(() => this.readNow(points, signal)).catch((err: unknown) => {
-      this.log.error({ err }, 'modbus read failed unexpectedly');
-      const now = this.clock.now();
-      return points.map((p) => badReading(p, now, ModbusErrors.protocol, String(err)));
-    });
-  }
-
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
   private joinBus(): BusLease['bus'] {
     this.lease ??= this.buses.acquire(this.device.connection);
     return this.lease.bus;
   }
 
-  private async readNow(points: readonly ResolvedPoint[], callerSignal: AbortSignal): Promise<Reading[]> {
-    const cycle = new ReadCycle(modbusPoints(points), { maxGap: this.device.maxGap, coalesce: this.device.coalesce, cuts: this.cuts.keys }, this.clock);
-    const { signal, release } = linkSignals(callerSignal, this.lifetime.signal);
-    try {
-      if (cycle.remaining > 0) await this.sendAll(cycle, signal);
-    } finally {
-      release();
-    }
-    this.cuts.learn(cycle.learnedCuts());
-    this.stats = cycle.stats;
-    return cycle.finish();
-  }
-
-  private async sendAll(cycle: ReadCycle, signal: AbortSignal): Promise<void> {
+  protected async sendRequests(cycle: ReadCycle, signal: AbortSignal): Promise<void> {
     const gate = this.gate(signal);
     if (gate !== undefined) return cycle.failRest(gate);
     const bus = this.joinBus();
@@ -141,15 +83,14 @@ export class ModbusRtuDriver implements PolledDriver {
       try {
         const result = await bus.read({ unitId, request, timeoutMs: timeout, priority }, signal);
         cycle.sent += 1;
-        this.loggedExceptions.delete(requestKey(request));
-        this.noteAlive();
+        this.onAnswer(request, { unitId });
         cycle.answered(request, result);
       } catch (err) {
         const f = classifyBusError(err);
         if (wentOnTheWire(f)) cycle.sent += 1;
         if (!f.endsPoll) {
           // An exception response: the slave is alive, only this request's points are bad.
-          this.noteAlive();
+          this.noteAlive({ unitId });
           if (!cycle.exception(request, f)) this.onException(request, f);
           continue;
         }
@@ -162,41 +103,19 @@ export class ModbusRtuDriver implements PolledDriver {
 
   /** Why nothing may be sent for this poll, if anything. */
   private gate(signal: AbortSignal): BusFault | undefined {
-    if (this.stopped) return { ...abortedFault('driver stopped'), endsPoll: true, slaveSilent: false };
-    if (signal.aborted) return { ...abortedFault('aborted before the poll started'), endsPoll: true, slaveSilent: false };
-    const wait = this.retryAt - this.clock.now();
-    if (wait > 0) {
-      const cause = this.lastFault ? ` after ${this.lastFault.code}: ${this.lastFault.detail}` : '';
-      return { code: ModbusErrors.backoff, detail: `unit ${this.device.connection.unitId} skipped for ${wait} ms more${cause}`, endsPoll: true, slaveSilent: false };
-    }
-    return undefined;
+    const why = this.gateReason(signal);
+    if (why === undefined) return undefined;
+    if ('stopped' in why) return { ...abortedFault(why.stopped), endsPoll: true, slaveSilent: false };
+    if ('aborted' in why) return { ...abortedFault(why.aborted), endsPoll: true, slaveSilent: false };
+    const detail = `unit ${this.device.connection.unitId} skipped for ${why.waitMs} ms more${this.backoffCause()}`;
+    return { code: ModbusErrors.backoff, detail, endsPoll: true, slaveSilent: false };
   }
 
   private slaveSilent(f: BusFault): void {
-    const delay = this.backoff.next();
-    this.retryAt = this.clock.now() + delay;
-    const firstOrNew = this.backoff.failures === 1 || this.lastFault?.code !== f.code;
-    this.lastFault = f;
+    const { delay, firstOrNew } = this.backOff(f);
     const fields = { code: f.code, detail: f.detail, bus: busName(this.device), unitId: this.device.connection.unitId, failures: this.backoff.failures, retryInMs: delay };
     if (firstOrNew) this.log.warn(fields, 'modbus slave not answering; skipping it with back-off');
     else this.log.debug(fields, 'modbus slave still not answering');
-  }
-
-  /** Any answer, even an exception response, proves the slave is there. */
-  private noteAlive(): void {
-    if (this.backoff.failures > 0) {
-      this.log.info({ failures: this.backoff.failures, lastCode: this.lastFault?.code, unitId: this.device.connection.unitId }, 'modbus slave answering again');
-    }
-    this.backoff.reset();
-    this.lastFault = undefined;
-    this.retryAt = 0;
-  }
-
-  private onException(request: ReadRequest, f: BusFault): void {
-    const key = requestKey(request);
-    if (this.loggedExceptions.get(key) === f.code) return;
-    this.loggedExceptions.set(key, f.code);
-    this.log.warn({ code: f.code, detail: f.detail, request: key, points: request.points.map((p) => p.point.id) }, 'modbus exception response');
   }
 }
 

@@ -7,15 +7,13 @@
  * away and, until the back-off delay has passed, polls answer at once with EDGE_DEVICE_BACKOFF
  * instead of piling connection attempts on a device (or a radio link) that is already struggling.
  */
-import type { ModbusTcpDevice, ResolvedPoint } from '../../config/types.js';
-import type { PolledDriver, Reading } from '../types.js';
-import { ReconnectBackoff, type BackoffOptions } from './backoff.js';
+import type { ModbusTcpDevice } from '../../config/types.js';
+import type { BackoffOptions } from './backoff.js';
 import { ModbusConnection } from './connection.js';
-import { silentLogger, systemClock, type DriverClock, type DriverLogger } from './deps.js';
+import type { DriverClock, DriverLogger } from './deps.js';
+import { ModbusDriverBase } from './driver-base.js';
 import { classifyError, ModbusErrors, type DeviceFault } from './errors.js';
-import { CutMemory, modbusPoints } from './cut-memory.js';
-import { abortedFault, badReading, linkSignals, notSentAfter, ReadCycle, requestKey, type ReadStats } from './read-cycle.js';
-import type { ReadRequest } from './plan.js';
+import { abortedFault, notSentAfter, type ReadCycle } from './read-cycle.js';
 
 export interface ModbusTcpDriverOptions {
   device: ModbusTcpDevice;
@@ -26,46 +24,16 @@ export interface ModbusTcpDriverOptions {
   reconnect?: BackoffOptions;
 }
 
-export class ModbusTcpDriver implements PolledDriver {
-  private readonly device: ModbusTcpDevice;
-  private readonly clock: DriverClock;
-  private readonly log: DriverLogger;
-  private readonly backoff: ReconnectBackoff;
+export class ModbusTcpDriver extends ModbusDriverBase<ModbusTcpDevice, DeviceFault> {
   private conn: ModbusConnection | undefined;
-  /** Epoch ms before which no connection is attempted. */
-  private retryAt = 0;
-  /** The connection-level fault behind the current back-off, for the readings' detail. */
-  private lastFault: DeviceFault | undefined;
-  private started = false;
-  private stopped = false;
-  private stopping: Promise<void> = Promise.resolve();
-  private lifetime = new AbortController();
-  private queue: Promise<unknown> = Promise.resolve();
-  /** Exception code last logged per request, so a misconfigured point warns once, not every poll. */
-  private readonly loggedExceptions = new Map<string, string>();
-  /** Where plans must split, learned from illegal-address exceptions. */
-  private readonly cuts: CutMemory;
-  private stats: ReadStats | undefined;
 
   constructor(opts: ModbusTcpDriverOptions) {
-    this.device = opts.device;
-    this.clock = opts.clock ?? systemClock;
-    this.log = opts.logger ?? silentLogger;
-    this.backoff = new ReconnectBackoff(opts.reconnect);
-    this.cuts = new CutMemory(this.log);
-  }
-
-  /** Requests the last read took (device health). */
-  get lastReadStats(): ReadStats | undefined {
-    return this.stats;
+    super({ device: opts.device, clock: opts.clock, logger: opts.logger, backoff: opts.reconnect });
   }
 
   /** Tries to connect once. An unreachable device is logged, not thrown: reads retry. */
   async start(): Promise<void> {
-    if (this.started && !this.stopped) return;
-    this.started = true;
-    this.stopped = false;
-    this.lifetime = new AbortController();
+    if (!this.beginStart()) return;
     const signal = this.lifetime.signal;
     // A failed connect is logged (and backed off) inside connection(); reads will retry.
     await this.exclusive(() => this.connection(signal));
@@ -73,9 +41,7 @@ export class ModbusTcpDriver implements PolledDriver {
 
   /** Closes the socket and fails a read in flight with EDGE_DEVICE_ABORTED. Idempotent. */
   stop(): Promise<void> {
-    if (this.stopped) return this.stopping;
-    this.stopped = true;
-    this.lifetime.abort();
+    if (!this.beginStop()) return this.stopping;
     this.conn?.destroy();
     this.conn = undefined;
     // Resolves once a read in flight has settled, for every caller of stop().
@@ -83,38 +49,7 @@ export class ModbusTcpDriver implements PolledDriver {
     return this.stopping;
   }
 
-  read(points: readonly ResolvedPoint[], signal: AbortSignal): Promise<Reading[]> {
-    // Belt and braces: `read` must never reject, whatever goes wrong inside.
-    return this.exclusive(() => this.readNow(points, signal)).catch((err: unknown) => {
-      this.log.error({ err }, 'modbus read failed unexpectedly');
-      const now = this.clock.now();
-      return points.map((p) => badReading(p, now, ModbusErrors.protocol, String(err)));
-    });
-  }
-
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private async readNow(points: readonly ResolvedPoint[], callerSignal: AbortSignal): Promise<Reading[]> {
-    const cycle = new ReadCycle(modbusPoints(points), { maxGap: this.device.maxGap, coalesce: this.device.coalesce, cuts: this.cuts.keys }, this.clock);
-    // Linked by hand rather than AbortSignal.any: the lifetime signal outlives millions of
-    // polls, and listeners must not pile up on it.
-    const { signal, release } = linkSignals(callerSignal, this.lifetime.signal);
-    try {
-      await this.readRequests(cycle, signal);
-    } finally {
-      release();
-    }
-    this.cuts.learn(cycle.learnedCuts());
-    this.stats = cycle.stats;
-    return cycle.finish();
-  }
-
-  private async readRequests(cycle: ReadCycle, signal: AbortSignal): Promise<void> {
-    if (cycle.remaining === 0) return;
+  protected async sendRequests(cycle: ReadCycle, signal: AbortSignal): Promise<void> {
     // A connection-level fault ends the poll: the remaining requests get the same code unsent,
     // so a silent device costs one timeout per poll, not one per request.
     let fault = this.gate(signal);
@@ -155,14 +90,11 @@ export class ModbusTcpDriver implements PolledDriver {
 
   /** Why no request may go out right now, if any. */
   private gate(signal: AbortSignal): DeviceFault | undefined {
-    if (this.stopped) return abortedFault('driver stopped');
-    if (signal.aborted) return abortedFault('aborted before the poll started');
-    const wait = this.retryAt - this.clock.now();
-    if (wait > 0) {
-      const cause = this.lastFault ? ` after ${this.lastFault.code}: ${this.lastFault.detail}` : '';
-      return { code: ModbusErrors.backoff, detail: `next connection attempt in ${wait} ms${cause}`, dropConnection: false, backoff: false };
-    }
-    return undefined;
+    const why = this.gateReason(signal);
+    if (why === undefined) return undefined;
+    if ('stopped' in why) return abortedFault(why.stopped);
+    if ('aborted' in why) return abortedFault(why.aborted);
+    return { code: ModbusErrors.backoff, detail: `next connection attempt in ${why.waitMs} ms${this.backoffCause()}`, dropConnection: false, backoff: false };
   }
 
   /** The open connection, or a fresh one; a failed connect returns its fault (and backs off). */
@@ -190,36 +122,10 @@ export class ModbusTcpDriver implements PolledDriver {
     this.conn?.destroy();
     this.conn = undefined;
     if (!f.backoff) return;
-    const delay = this.backoff.next();
-    this.retryAt = this.clock.now() + delay;
-    const firstOrNew = this.backoff.failures === 1 || this.lastFault?.code !== f.code;
-    this.lastFault = f;
+    const { delay, firstOrNew } = this.backOff(f);
     const { host, port } = this.device.connection;
     const fields = { code: f.code, detail: f.detail, host, port, failures: this.backoff.failures, retryInMs: delay };
     if (firstOrNew) this.log.warn(fields, 'modbus device not answering; reconnecting with back-off');
     else this.log.debug(fields, 'modbus device still not answering');
   }
-
-  private onAnswer(request: ReadRequest): void {
-    this.noteAlive();
-    this.loggedExceptions.delete(requestKey(request));
-  }
-
-  /** Any answer (even an exception response) proves the device and the link are alive. */
-  private noteAlive(): void {
-    if (this.backoff.failures > 0) {
-      this.log.info({ failures: this.backoff.failures, lastCode: this.lastFault?.code }, 'modbus device answering again');
-    }
-    this.backoff.reset();
-    this.lastFault = undefined;
-    this.retryAt = 0;
-  }
-
-  private onException(request: ReadRequest, f: DeviceFault): void {
-    const key = requestKey(request);
-    if (this.loggedExceptions.get(key) === f.code) return;
-    this.loggedExceptions.set(key, f.code);
-    this.log.warn({ code: f.code, detail: f.detail, request: key, points: request.points.map((p) => p.point.id) }, 'modbus exception response');
-  }
 }
-
