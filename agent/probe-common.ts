@@ -2,11 +2,42 @@
  * What `probe serial` and `probe mqtt` share: taking a device from a config file, running until
  * enough was seen (a count, a duration, or Ctrl-C), and the time stamps they print.
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig, ConfigError } from '../config/index.js';
 import { parseDuration } from '../config/duration.js';
 import type { AgentConfig, ResolvedDevice } from '../config/types.js';
+import type { ProbeOutput } from './probe.js';
 
 export class ProbeUsageError extends Error {}
+
+/** The probe's flags, parsed strictly; a bad flag is a usage error. */
+export function probeFlags<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
+  } catch (err) {
+    throw new ProbeUsageError((err as Error).message);
+  }
+}
+
+/**
+ * The front of every `probe X` command: parse, or print the help (exit 0), or print the usage
+ * error with the help (exit 2). Returns the request, or the exit code when there is nothing to run.
+ */
+export function probeRequest<R>(name: string, help: string, parse: () => R | 'help', out: ProbeOutput): R | number {
+  let req: R | 'help';
+  try {
+    req = parse();
+  } catch (err) {
+    if (!(err instanceof ProbeUsageError)) throw err;
+    out.error(`edge-agent probe ${name}: ${err.message}\n\n${help}`);
+    return 2;
+  }
+  if (req === 'help') {
+    out.log(help);
+    return 0;
+  }
+  return req;
+}
 
 /** The configured device `id`, of the driver asked for. */
 export function configuredDevice<D extends ResolvedDevice['driver']>(

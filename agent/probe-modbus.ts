@@ -4,7 +4,6 @@
  * pair of registers as float32, int32 and uint32 in all four byte orders side by side. The order
  * whose column shows sensible numbers is the `order` to configure.
  */
-import { parseArgs } from 'node:util';
 import { modbusConnection, REGISTERS, type ModbusConnectionSettings } from '../config/catalog.js';
 import { parseDuration } from '../config/duration.js';
 import { fromZod, zodMessage } from '../config/issues.js';
@@ -17,6 +16,7 @@ import { systemClock } from '../drivers/modbus/deps.js';
 import { classifyBusError, classifyError } from '../drivers/modbus/errors.js';
 import { MAX_READ } from '../drivers/modbus/plan.js';
 import type { RequestResult } from '../drivers/modbus/read-cycle.js';
+import { probeFlags, probeRequest, ProbeUsageError } from './probe-common.js';
 
 export const MODBUS_PROBE_HELP = `Usage: edge-agent probe modbus (--host HOST | --path DEVICE) --address N [options]
 
@@ -59,7 +59,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export class ProbeUsageError extends Error {}
 
 export interface ModbusProbeRequest {
   connection: ModbusConnectionSettings;
@@ -70,12 +69,7 @@ export interface ModbusProbeRequest {
 
 /** Command line → a validated request, with the config's own defaults and checks. */
 export function parseModbusProbe(argv: string[]): ModbusProbeRequest | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }));
-  } catch (err) {
-    throw new ProbeUsageError((err as Error).message);
-  }
+  const values = probeFlags(argv, OPTIONS);
   if (values.help) return 'help';
   const int = (name: string, v: string | undefined): number | undefined => {
     if (v === undefined) return undefined;
@@ -216,18 +210,8 @@ function showFloat(v: number): string {
 
 /** The whole subcommand: parse, read, print. Returns the exit code. */
 export async function probeModbus(argv: string[], out: { log(s: string): void; error(s: string): void } = console): Promise<number> {
-  let req: ModbusProbeRequest | 'help';
-  try {
-    req = parseModbusProbe(argv);
-  } catch (err) {
-    if (!(err instanceof ProbeUsageError)) throw err;
-    out.error(`edge-agent probe modbus: ${err.message}\n\n${MODBUS_PROBE_HELP}`);
-    return 2;
-  }
-  if (req === 'help') {
-    out.log(MODBUS_PROBE_HELP);
-    return 0;
-  }
+  const req = probeRequest('modbus', MODBUS_PROBE_HELP, () => parseModbusProbe(argv), out);
+  if (typeof req === 'number') return req;
   const target = describeTarget(req.connection);
   const outcome = await runModbusProbe(req);
   if (!outcome.ok) {

@@ -4,7 +4,6 @@
  * configured device — the readings its points would get. For commissioning: what does this
  * sensor publish, and does my topic pattern and JSON path fit.
  */
-import { parseArgs } from 'node:util';
 import { brokerPort } from '../config/broker.js';
 import { mqttConnection, JSON_PATH, VALUE_TYPES } from '../config/catalog.js';
 import { fromZod, zodMessage } from '../config/issues.js';
@@ -13,7 +12,7 @@ import type { MqttDevice, MqttPoint, ValueType } from '../config/types.js';
 import { MqttDriver, type MessageEvent } from '../drivers/mqtt/driver.js';
 import type { DriverLogger } from '../drivers/modbus/deps.js';
 import type { Reading } from '../drivers/types.js';
-import { clockTime, configuredDevice, countOption, durationOption, probeUntil, ProbeUsageError } from './probe-common.js';
+import { clockTime, configuredDevice, countOption, durationOption, probeFlags, probeRequest, probeUntil, ProbeUsageError } from './probe-common.js';
 import type { ProbeOutput } from './probe.js';
 
 export const MQTT_PROBE_HELP = `Usage: edge-agent probe mqtt (--url URL | --config FILE [--device ID]) [options]
@@ -68,12 +67,7 @@ export interface MqttProbeRequest {
 }
 
 export function parseMqttProbe(argv: string[], env: NodeJS.ProcessEnv = process.env): MqttProbeRequest | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }));
-  } catch (err) {
-    throw new ProbeUsageError((err as Error).message);
-  }
+  const values = probeFlags(argv, OPTIONS);
   if (values.help) return 'help';
   const count = countOption(values.count);
   const durationMs = durationOption('duration', values.duration);
@@ -173,18 +167,8 @@ function terminalLogger(out: ProbeOutput): DriverLogger {
 }
 
 export async function probeMqtt(argv: string[], out: ProbeOutput = console, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let req: MqttProbeRequest | 'help';
-  try {
-    req = parseMqttProbe(argv, env);
-  } catch (err) {
-    if (!(err instanceof ProbeUsageError)) throw err;
-    out.error(`edge-agent probe mqtt: ${err.message}\n\n${MQTT_PROBE_HELP}`);
-    return 2;
-  }
-  if (req === 'help') {
-    out.log(MQTT_PROBE_HELP);
-    return 0;
-  }
+  const req = probeRequest('mqtt', MQTT_PROBE_HELP, () => parseMqttProbe(argv, env), out);
+  if (typeof req === 'number') return req;
   const { device, readings } = req;
   const driver = new MqttDriver({ device, logger: terminalLogger(out), reconnect: { initialMs: 1000, maxMs: 10_000 } });
   const until = probeUntil({ count: req.count, durationMs: req.durationMs });

@@ -5,14 +5,13 @@
  * device that only answers when asked. For commissioning: which baud rate, which delimiter,
  * does my regex match.
  */
-import { parseArgs } from 'node:util';
 import { lineParse, serialConnection } from '../config/catalog.js';
 import { fromZod, zodMessage } from '../config/issues.js';
 import { parseOf } from '../config/resolve-fields.js';
 import type { SerialDevice } from '../config/types.js';
 import { SerialLineDriver, type LineEvent } from '../drivers/serial/driver.js';
 import type { Reading } from '../drivers/types.js';
-import { clockTime, configuredDevice, countOption, durationOption, probeUntil, ProbeUsageError, unescape } from './probe-common.js';
+import { clockTime, configuredDevice, countOption, durationOption, probeFlags, probeRequest, probeUntil, ProbeUsageError, unescape } from './probe-common.js';
 import type { ProbeOutput } from './probe.js';
 
 export const SERIAL_PROBE_HELP = `Usage: edge-agent probe serial (--path DEVICE | --config FILE [--device ID]) [options]
@@ -75,12 +74,7 @@ export interface SerialProbeRequest {
 }
 
 export function parseSerialProbe(argv: string[], env: NodeJS.ProcessEnv = process.env): SerialProbeRequest | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }));
-  } catch (err) {
-    throw new ProbeUsageError((err as Error).message);
-  }
+  const values = probeFlags(argv, OPTIONS);
   if (values.help) return 'help';
   const count = countOption(values.count);
   const durationMs = durationOption('duration', values.duration);
@@ -180,18 +174,8 @@ function describeParse(parse: SerialDevice['parse']): string {
 }
 
 export async function probeSerial(argv: string[], out: ProbeOutput = console, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let req: SerialProbeRequest | 'help';
-  try {
-    req = parseSerialProbe(argv, env);
-  } catch (err) {
-    if (!(err instanceof ProbeUsageError)) throw err;
-    out.error(`edge-agent probe serial: ${err.message}\n\n${SERIAL_PROBE_HELP}`);
-    return 2;
-  }
-  if (req === 'help') {
-    out.log(SERIAL_PROBE_HELP);
-    return 0;
-  }
+  const req = probeRequest('serial', SERIAL_PROBE_HELP, () => parseSerialProbe(argv, env), out);
+  if (typeof req === 'number') return req;
   const { device } = req;
   const c = device.connection;
   const parsing = device.id !== 'probe' || !(device.parse.kind === 'regex' && device.parse.regex === '^(?<line>.*)$');
