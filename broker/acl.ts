@@ -5,6 +5,7 @@
  * `sensors/%u/#` gives every sensor its own subtree with one line.
  */
 import type { BrokerSettings } from '../config/broker.js';
+import { topicMatches } from '../config/topic-pattern.js';
 
 export class Acl {
   private readonly publish = new Map<string, string[]>();
@@ -37,19 +38,6 @@ function forUser(filter: string, user: string): string {
   return filter.includes('%u') ? filter.replaceAll('%u', user.replace(/[+#/]/g, '_')) : filter;
 }
 
-/** Does a concrete topic match an MQTT filter? `$…` topics only match filters that name them. */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
-  for (let i = 0; i < f.length; i++) {
-    const seg = f[i];
-    if (seg === '#') return true;
-    if (i >= t.length) return false;
-    if (seg !== '+' && seg !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
 
 /**
  * Is every topic `requested` matches also matched by `allowed`? A client allowed `ward/#` may

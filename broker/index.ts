@@ -1,4 +1,5 @@
 /** The embedded MQTT broker: aedes with authentication and a per-user ACL. */
 export { EmbeddedBroker, BrokerErrors, type BrokerLogger, type BrokerMessageHandler, type BrokerStats, type EmbeddedBrokerOptions } from './broker.js';
-export { Acl, filterCovers, topicMatches } from './acl.js';
+export { topicMatches } from '../config/topic-pattern.js';
+export { Acl, filterCovers } from './acl.js';
 export { hashPassword, passwordChecker } from './passwords.js';

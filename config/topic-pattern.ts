@@ -2,8 +2,9 @@
  * MQTT topic patterns as written in the config: an MQTT topic filter in which a whole segment
  * may be a named capture, `{ward}`. `ward/{ward}/bed/{bed}/vitals` subscribes to
  * `ward/+/bed/+/vitals` and turns the two segments into the tags `ward` and `bed`. The broker's
- * ACL uses plain filters (with `%u` for the user name). Config-time checks only: the resolved
- * point carries the compiled pattern, and matching is the driver's and the broker's business.
+ * ACL uses plain filters (with `%u` for the user name). The resolved point carries the compiled
+ * pattern; `topicMatches` is here so that the MQTT driver and the broker's ACL match topics by the
+ * same rule.
  */
 
 export interface TopicPattern {
@@ -74,4 +75,18 @@ export function compileTopicPattern(pattern: string): TopicPattern {
     })
     .join('/');
   return { filter, captures, names };
+}
+
+/** Does a concrete topic match an MQTT filter? `$…` topics only match filters that name them. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
+  for (let i = 0; i < f.length; i++) {
+    const seg = f[i];
+    if (seg === '#') return true;
+    if (i >= t.length) return false;
+    if (seg !== '+' && seg !== t[i]) return false;
+  }
+  return f.length === t.length;
 }

@@ -3,20 +3,10 @@
  * (The filter and the capture names were compiled from `ward/{ward}/bed/{bed}/vitals` by the
  * config room; this side only matches.)
  */
+import { topicMatches } from '../../config/topic-pattern.js';
 
-/** Does a concrete topic match an MQTT filter? `$…` topics only match filters that name them. */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
-  for (let i = 0; i < f.length; i++) {
-    const seg = f[i];
-    if (seg === '#') return true;
-    if (i >= t.length) return false;
-    if (seg !== '+' && seg !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+export { topicMatches };
+
 
 /**
  * The tags a topic gives under a filter with captures, or undefined when it does not match.
