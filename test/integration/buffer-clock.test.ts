@@ -16,23 +16,20 @@ import type { Point } from '../../buffer/types.js';
 import { loadConfig } from '../../config/index.js';
 import type { RunningModbusServer } from '../../drivers/modbus/server.js';
 import { until } from '../helpers/buffer-file.js';
-import { RegisterImage, startImageServer } from '../helpers/modbus-server.js';
-import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
+import { type TestSchema } from '../helpers/postgres.js';
+import { startRig, type Rig } from '../helpers/rig.js';
 
 let db: TestSchema;
 let slave: RunningModbusServer;
 
+let rig: Rig | undefined;
+
 beforeAll(async () => {
-  db = await createTestSchema('clock');
-  const image = new RegisterImage();
-  for (let a = 0; a < 10; a++) image.setValue('holding', a, a, 'uint16');
-  slave = await startImageServer(image);
+  rig = await startRig({ name: 'clock', registers: 10 });
+  ({ db, slave } = rig);
 });
 
-afterAll(async () => {
-  await slave?.close();
-  await db?.drop();
-});
+afterAll(() => rig?.close());
 
 /** Real timers, a wall clock that is off by `skew` until "NTP" sets it right. */
 class SkewedClock implements Clock {

@@ -15,8 +15,8 @@ import type { Point } from '../../buffer/types.js';
 import { loadConfig } from '../../config/index.js';
 import type { RunningModbusServer } from '../../drivers/modbus/server.js';
 import { pgPointKeys, until } from '../helpers/buffer-file.js';
-import { RegisterImage, startImageServer } from '../helpers/modbus-server.js';
-import { createTestSchema, PGURL, type TestSchema } from '../helpers/postgres.js';
+import { PGURL, type TestSchema } from '../helpers/postgres.js';
+import { startRig, type Rig } from '../helpers/rig.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { missing } from '../helpers/peers.js';
 
@@ -24,21 +24,14 @@ let db: TestSchema;
 let slave: RunningModbusServer;
 let pgProxy: TcpProxy;
 
+let rig: Rig | undefined;
+
 beforeAll(async () => {
-  db = await createTestSchema('recover');
-  const image = new RegisterImage();
-  for (let a = 0; a < 30; a++) image.setValue('holding', a, a, 'uint16');
-  slave = await startImageServer(image);
-  const pg = new URL(PGURL);
-  pgProxy = new TcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
-  await pgProxy.up();
+  rig = await startRig({ name: 'recover', registers: 30 });
+  ({ db, slave, pgProxy } = rig);
 });
 
-afterAll(async () => {
-  await pgProxy?.down();
-  await slave?.close();
-  await db?.drop();
-});
+afterAll(() => rig?.close());
 
 function makeAgent(gateway: string, bufferPath: string): { agent: Agent; emitted: Point[]; logs: Array<Record<string, unknown>> } {
   const pgUrl = new URL(PGURL);

@@ -16,8 +16,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningModbusServer } from '../../drivers/modbus/server.js';
 import { pgPointKeys, readBufferFile, seeded, until } from '../helpers/buffer-file.js';
 import { collect, runCli, startCli, waitForOutput } from '../helpers/cli.js';
-import { RegisterImage, startImageServer } from '../helpers/modbus-server.js';
-import { createTestSchema, PGURL, type TestSchema } from '../helpers/postgres.js';
+import { RegisterImage } from '../helpers/modbus-server.js';
+import { PGURL, type TestSchema } from '../helpers/postgres.js';
+import { startRig, type InfluxRig } from '../helpers/rig.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { VictoriaMetrics } from '../helpers/victoria.js';
 
@@ -42,23 +43,16 @@ async function stopVictoria(): Promise<void> {
   await vm.stop();
 }
 
+let rig: InfluxRig | undefined;
+
 beforeAll(async () => {
-  [vm, db] = await Promise.all([VictoriaMetrics.start(), createTestSchema('crash')]);
   const image = new RegisterImage();
   for (let a = 0; a < POINTS_PER_DEVICE; a++) image.setValue('holding', a, 1000 + a, 'uint16');
-  slave = await startImageServer(image);
-  const pg = new URL(PGURL);
-  pgProxy = new TcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
-  vmProxy = new TcpProxy({ host: '127.0.0.1', port: vm.port });
-  await Promise.all([pgProxy.up(), vmProxy.up()]);
+  rig = await startRig({ name: 'crash', image, influx: true });
+  ({ vm, db, slave, pgProxy, vmProxy } = rig);
 });
 
-afterAll(async () => {
-  await Promise.all([pgProxy?.down(), vmProxy?.down()]);
-  await slave?.close();
-  await vm?.remove();
-  await db?.drop();
-});
+afterAll(() => rig?.close());
 
 function config(bufferPath: string, every: string): string {
   const pgUrl = new URL(PGURL);

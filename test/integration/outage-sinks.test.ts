@@ -13,8 +13,8 @@ import type { Point } from '../../buffer/types.js';
 import { loadConfig } from '../../config/index.js';
 import type { RunningModbusServer } from '../../drivers/modbus/server.js';
 import { pgPointKeys, readBufferFile, until } from '../helpers/buffer-file.js';
-import { RegisterImage, startImageServer } from '../helpers/modbus-server.js';
-import { createTestSchema, PGURL, type TestSchema } from '../helpers/postgres.js';
+import { PGURL, type TestSchema } from '../helpers/postgres.js';
+import { startRig, type InfluxRig } from '../helpers/rig.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { VictoriaMetrics } from '../helpers/victoria.js';
 
@@ -24,23 +24,14 @@ let slave: RunningModbusServer;
 let pgProxy: TcpProxy;
 let vmProxy: TcpProxy;
 
+let rig: InfluxRig | undefined;
+
 beforeAll(async () => {
-  [vm, db] = await Promise.all([VictoriaMetrics.start(), createTestSchema('outage')]);
-  const image = new RegisterImage();
-  for (let a = 0; a < 30; a++) image.setValue('holding', a, a, 'uint16');
-  slave = await startImageServer(image);
-  const pg = new URL(PGURL);
-  pgProxy = new TcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
-  vmProxy = new TcpProxy({ host: '127.0.0.1', port: vm.port });
-  await Promise.all([pgProxy.up(), vmProxy.up()]);
+  rig = await startRig({ name: 'outage', registers: 30, influx: true });
+  ({ vm, db, slave, pgProxy, vmProxy } = rig);
 });
 
-afterAll(async () => {
-  await Promise.all([pgProxy?.down(), vmProxy?.down()]);
-  await slave?.close();
-  await vm?.remove();
-  await db?.drop();
-});
+afterAll(() => rig?.close());
 
 function agentFor(gateway: string, opts: { buffer?: string; influxUrl: string }): { agent: Agent; emitted: Point[]; logs: Array<Record<string, unknown>> } {
   const pgUrl = new URL(PGURL);
