@@ -10,6 +10,15 @@ import type { ProbeOutput } from './probe.js';
 
 export class ProbeUsageError extends Error {}
 
+/** The flags of the probes that listen (serial, mqtt): which device, and how long to listen. */
+export const LISTEN_FLAGS = {
+  config: { type: 'string', short: 'c' },
+  device: { type: 'string' },
+  count: { type: 'string', short: 'n' },
+  duration: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** The probe's flags, parsed strictly; a bad flag is a usage error. */
 export function probeFlags<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
   try {

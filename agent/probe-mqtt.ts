@@ -12,7 +12,7 @@ import type { MqttDevice, MqttPoint, ValueType } from '../config/types.js';
 import { MqttDriver, type MessageEvent } from '../drivers/mqtt/driver.js';
 import type { DriverLogger } from '../drivers/modbus/deps.js';
 import type { Reading } from '../drivers/types.js';
-import { clockTime, configuredDevice, countOption, durationOption, probeFlags, probeRequest, probeUntil, ProbeUsageError } from './probe-common.js';
+import { clockTime, configuredDevice, countOption, durationOption, LISTEN_FLAGS, probeFlags, probeRequest, probeUntil, ProbeUsageError } from './probe-common.js';
 import type { ProbeOutput } from './probe.js';
 
 export const MQTT_PROBE_HELP = `Usage: edge-agent probe mqtt (--url URL | --config FILE [--device ID]) [options]
@@ -51,11 +51,7 @@ const OPTIONS = {
   topic: { type: 'string', short: 't' },
   path: { type: 'string' },
   type: { type: 'string' },
-  config: { type: 'string', short: 'c' },
-  device: { type: 'string' },
-  count: { type: 'string', short: 'n' },
-  duration: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  ...LISTEN_FLAGS,
 } as const;
 
 export interface MqttProbeRequest {

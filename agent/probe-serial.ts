@@ -11,7 +11,7 @@ import { parseOf } from '../config/resolve-fields.js';
 import type { SerialDevice } from '../config/types.js';
 import { SerialLineDriver, type LineEvent } from '../drivers/serial/driver.js';
 import type { Reading } from '../drivers/types.js';
-import { clockTime, configuredDevice, countOption, durationOption, probeFlags, probeRequest, probeUntil, ProbeUsageError, unescape } from './probe-common.js';
+import { clockTime, configuredDevice, countOption, durationOption, LISTEN_FLAGS, probeFlags, probeRequest, probeUntil, ProbeUsageError, unescape } from './probe-common.js';
 import type { ProbeOutput } from './probe.js';
 
 export const SERIAL_PROBE_HELP = `Usage: edge-agent probe serial (--path DEVICE | --config FILE [--device ID]) [options]
@@ -58,11 +58,7 @@ const OPTIONS = {
   columns: { type: 'string' },
   command: { type: 'string' },
   every: { type: 'string' },
-  config: { type: 'string', short: 'c' },
-  device: { type: 'string' },
-  count: { type: 'string', short: 'n' },
-  duration: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  ...LISTEN_FLAGS,
 } as const;
 
 export interface SerialProbeRequest {
