@@ -3,11 +3,10 @@
  * TCP server, the well-pump simulator, and (below) Debian's pymodbus as an independent
  * implementation. Real timers throughout; a ManualClock moves `now` to cross back-off windows.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ModbusPoint } from '../../config/types.js';
 import { ModbusTcpDriver } from '../../drivers/modbus/tcp-driver.js';
 import { WELL_PUMP_REGISTERS, WellPumpSimulator } from '../../drivers/modbus/simulator.js';
-import type { Reading } from '../../drivers/types.js';
 import { imageOf, knownLayout } from '../helpers/modbus-layout.js';
 import {
   closedPort,
@@ -19,19 +18,9 @@ import {
   startImageServer,
   startSilentServer,
 } from '../helpers/modbus-server.js';
+import { byId, codes, live, useCleanups } from '../helpers/driver-test.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-function later<T extends { stop(): Promise<void> } | { close(): Promise<void> }>(thing: T): T {
-  cleanups.push(() => ('stop' in thing ? thing.stop() : thing.close()));
-  return thing;
-}
-
-const live = () => new AbortController().signal;
-const codes = (rs: Reading[]) => rs.map((r) => r.error ?? r.quality);
-const byId = (rs: Reading[]) => Object.fromEntries(rs.map((r) => [r.pointId, r]));
+const { cleanups, later } = useCleanups();
 
 function driverFor(port: number, opts: { timeout?: number; unitId?: number; clock?: ManualClock; logger?: RecordingLogger } = {}) {
   const clock = opts.clock ?? new ManualClock();

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.js';
 import type { Point } from '../../buffer/types.js';
 import { loadConfig } from '../../config/index.js';
@@ -20,25 +20,14 @@ import { encodeString } from '../../drivers/modbus/decode.js';
 import { ModbusRtuDriver, type ModbusRtuDevice } from '../../drivers/modbus/rtu-driver.js';
 import { crc16 } from '../../drivers/modbus/rtu-frame.js';
 import { startModbusRtuServer, type RunningRtuServer } from '../../drivers/modbus/rtu-server.js';
-import type { Reading } from '../../drivers/types.js';
 import { imageOf, knownLayout } from '../helpers/modbus-layout.js';
 import { rtuDevice } from '../helpers/modbus-rtu.js';
 import { ManualClock, modbusPoint, RecordingLogger, RegisterImage } from '../helpers/modbus-server.js';
 import { openPtyPair, socatAvailable, type PtyPair } from '../helpers/pty.js';
 import { missing } from '../helpers/peers.js';
+import { byId, codes, live, useCleanups } from '../helpers/driver-test.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-function later<T extends { stop(): Promise<void> } | { close(): Promise<void> }>(thing: T): T {
-  cleanups.push(() => ('stop' in thing ? thing.stop() : thing.close()));
-  return thing;
-}
-
-const live = () => new AbortController().signal;
-const codes = (rs: Reading[]) => rs.map((r) => r.error ?? r.quality);
-const byId = (rs: Reading[]) => Object.fromEntries(rs.map((r) => [r.pointId, r]));
+const { cleanups, later } = useCleanups();
 
 async function bus(slaves: Record<number, RegisterImage>): Promise<{ pty: PtyPair; server: RunningRtuServer }> {
   const pty = later(await openPtyPair());
