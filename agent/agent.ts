@@ -25,10 +25,17 @@ import { HttpServer } from './http.js';
 import { packageVersion } from './http-static.js';
 import type { Logger } from './logger.js';
 import { silentNotifier, type SystemdEnvironment } from './notify.js';
-import { noAlerts, type AgentPhase, type AlertSource } from './status.js';
+import type { AgentPhase } from './status.js';
+import { AlertEngine } from './alerts/engine.js';
+import { bufferAlertStore } from './alerts/store.js';
 import { progressOf, ProgressMonitor, Watchdog } from './watchdog.js';
 import { Pipeline } from './pipeline.js';
 import { createSinks, toSinkCatalog } from './sinks.js';
+import { planApply } from './central/apply-plan.js';
+import { Central } from './central/central.js';
+import { comeUp, withinDeadline, type ApplyFailure, type ApplyResult } from './central/come-up.js';
+import type { BootConfig } from '../config/config-state.js';
+import type { Env } from '../config/types.js';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -49,17 +56,26 @@ export interface AgentOptions {
   systemd?: SystemdEnvironment;
   /** How long a poll may stay in flight, and a backlog wait without a delivery attempt, before the agent counts as stalled. */
   stall?: { pollMs?: number; deliveryMs?: number };
+  /**
+   * The ops link (agent/central), started when settings.central.url is set: how the config was
+   * booted (revision, document, state dir), the environment (pinned keys, `${VAR}` in pushes) and
+   * an in-process restart for the `restart` command.
+   */
+  central?: { boot: BootConfig; env: Env; restart?: () => void; backoff?: { initialMs: number; maxMs: number } };
 }
 
 export class Agent {
-  readonly config: AgentConfig;
   readonly pipeline: Pipeline;
   readonly runners = new Map<string, DeviceRunner>();
   readonly forwarders: Forwarder[] = [];
   /** The embedded MQTT broker and the devices that push readings (MQTT, streaming serial). */
   readonly push: PushDevices;
-  /** Active alerts for /status, /metrics and the status page; the local alert engine (issue 5) sets it. */
-  alerts: AlertSource = noAlerts;
+  /**
+   * Local alerts (agent/alerts): evaluated in the pipeline, kept in the buffer file, published on
+   * the embedded broker. `list()` and `ack(id, by)` are the API of the central link and the CLI;
+   * /status, /metrics and the status page read `active()`.
+   */
+  readonly alerts: AlertEngine;
   /** Whether the poll and delivery loops make progress (/health, the systemd watchdog). */
   readonly progress: ProgressMonitor;
   private http: HttpServer | undefined;
@@ -76,10 +92,16 @@ export class Agent {
   private simulators: WellPumpSimulator[] = [];
   private catalogSync: AbortController | undefined;
   private state: 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' = 'idle';
+  /** The running config; replaced by applyConfig (a config push). */
+  private current: AgentConfig;
+  /** The ops link (agent/central), when settings.central.url is set and the caller asked for it. */
+  private central: Central | undefined;
+  /** One apply at a time: a second push waits for the first to be confirmed or rolled back. */
+  private applying: Promise<unknown> = Promise.resolve();
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
-    this.config = opts.config;
+    this.current = opts.config;
     this.log = opts.logger;
     this.clock = opts.clock ?? systemClock;
     this.pipeline = new Pipeline({
@@ -92,6 +114,15 @@ export class Agent {
       for (const f of this.forwarders) f.wake();
     });
     this.push = new PushDevices({ config: this.config, pipeline: this.pipeline, clock: this.clock, logger: this.log });
+    this.alerts = new AlertEngine({
+      config: this.config,
+      clock: this.clock,
+      logger: this.log.child({ component: 'alerts' }),
+      publish: async (topic, payload) => {
+        await this.push.embeddedBroker?.publish(topic, payload, { qos: 1, retain: true });
+      },
+    });
+    this.pipeline.onTransformed((points) => this.alerts.evaluate(points));
     this.buses = new ModbusBusRegistry({ clock: this.clock, logger: this.log.child({ component: 'modbus-bus' }) });
     this.progress = new ProgressMonitor({
       sources: progressOf(this),
@@ -100,6 +131,10 @@ export class Agent {
       // Longer than the longest back-off wait (2 min) plus a write: a sink that is down is not a stall.
       deliveryStallMs: opts.stall?.deliveryMs ?? 600_000,
     });
+  }
+
+  get config(): AgentConfig {
+    return this.current;
   }
 
   get running(): boolean {
@@ -134,15 +169,7 @@ export class Agent {
       this.log.info({ path: settings.buffer.path, sinks: this.sinks.map((s) => s.name) }, 'buffer open');
       for (const sink of this.sinks) {
         await sink.start();
-        const f = new Forwarder({
-          sink,
-          outbox: this.buffer,
-          clock: this.clock,
-          logger: this.log.child({ component: 'forwarder', sink: sink.name }),
-          ...this.opts.forwarder,
-        });
-        this.forwarders.push(f);
-        f.start();
+        this.startForwarder(sink);
       }
       if (this.sinks.length === 0) {
         this.log.warn('no sink configured (sinks.influx.url / sinks.postgres.url): points are kept in the buffer until one is');
@@ -156,6 +183,9 @@ export class Agent {
       }
       // The embedded broker exists before the devices (MQTT devices subscribe in-process) and listens after them.
       if (!this.opts.polledOnly) await this.push.prepare();
+      // After the broker exists (active alerts are republished there), before the first reading.
+      const buffer = this.buffer;
+      this.alerts.start(bufferAlertStore(buffer, () => this.forwarders.forEach((f) => f.wake())));
       for (const device of this.config.devices) await this.startDevice(device);
       if (!this.opts.polledOnly) await this.push.listen();
       this.state = 'running';
@@ -169,6 +199,90 @@ export class Agent {
       await this.stop();
       throw err;
     }
+  }
+
+  /**
+   * Applies a new config to the running agent (a config push). Only the devices whose resolved
+   * config changed are stopped and started again; the others keep polling. The buffer stays open
+   * and the forwarders keep delivering; a sink whose settings changed is rebuilt, its cursor in the
+   * buffer untouched, so nothing buffered is lost. With `check`, each new or changed device must
+   * start and answer (a good reading, a connected broker, an open port) within `timeoutMs`;
+   * `failures` lists those that did not, and the caller rolls back. One apply at a time.
+   */
+  applyConfig(next: AgentConfig, opts: { timeoutMs: number; check: boolean }): Promise<ApplyResult> {
+    const run = this.applying.then(() => this.applyNow(next, opts));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(next: AgentConfig, opts: { timeoutMs: number; check: boolean }): Promise<ApplyResult> {
+    if (this.state !== 'running') throw new Error(`cannot apply a config while the agent is ${this.state}`);
+    const prev = this.current;
+    const plan = planApply(prev, next, this.opts.sinks === undefined);
+    const grace = this.opts.stopGraceMs ?? 5000;
+    const deadline = this.clock.now() + opts.timeoutMs;
+    // Stopping a runner lets its poll in flight finish: what it read is committed first.
+    await Promise.all(
+      [...plan.removed, ...plan.changed].map(async (id) => {
+        const runner = this.runners.get(id);
+        this.runners.delete(id);
+        if (runner !== undefined) await this.bounded(`device ${id}`, runner.stop(), grace);
+        await this.push.stopDevice(id, (what, p) => this.bounded(what, p, grace));
+        this.pipeline.forgetDevice(id);
+      }),
+    );
+    this.current = next;
+    this.alerts.reconfigure(next);
+    if (next.settings.log.level !== prev.settings.log.level) this.log.level = next.settings.log.level;
+    const failures: ApplyFailure[] = [];
+    const starting = next.devices.filter((d) => plan.added.includes(d.id) || plan.changed.includes(d.id));
+    for (const device of starting) {
+      const error = await withinDeadline(this.startDevice(device), deadline, this.clock);
+      if (error !== undefined) failures.push({ subject: `devices.${device.id}`, code: 'EDGE_DEVICE_START_FAILED', error });
+    }
+    for (const name of plan.sinks) {
+      const error = await withinDeadline(this.replaceSink(name, next, grace), deadline, this.clock);
+      if (error !== undefined) failures.push({ subject: `sinks.${name}`, code: 'EDGE_SINK_START_FAILED', error });
+    }
+    if (opts.check && failures.length === 0) {
+      failures.push(...(await comeUp(starting.map((d) => this.runners.get(d.id) ?? this.push.runners.get(d.id)), deadline, this.clock)));
+    }
+    if (starting.length > 0 || plan.removed.length > 0) {
+      this.catalogSync?.abort();
+      this.startCatalogSync();
+    }
+    this.log.info({ ...plan, failures: failures.length }, 'config applied');
+    return { ...plan, failures };
+  }
+
+  /** Rebuilds one sink from new settings: its forwarder stops (the batch in flight stays in the buffer) and a new one picks up at the same cursor. */
+  private async replaceSink(name: string, next: AgentConfig, grace: number): Promise<void> {
+    const i = this.forwarders.findIndex((f) => f.name === name);
+    const old = this.forwarders[i];
+    if (old !== undefined) {
+      this.forwarders.splice(i, 1);
+      await old.stop(grace);
+    }
+    const oldSink = this.sinks.find((s) => s.name === name);
+    if (oldSink !== undefined) await this.bounded(`sink ${name}`, oldSink.stop(), grace);
+    const sink = createSinks(next.settings, this.log).find((s) => s.name === name);
+    if (sink === undefined) throw new Error(`sink ${name} is not enabled by the new settings`);
+    this.sinks = [...this.sinks.filter((s) => s.name !== name), sink];
+    await sink.start();
+    this.startForwarder(sink);
+  }
+
+  private startForwarder(sink: Sink): void {
+    if (this.buffer === undefined) throw new Error('buffer is not open');
+    const f = new Forwarder({
+      sink,
+      outbox: this.buffer,
+      clock: this.clock,
+      logger: this.log.child({ component: 'forwarder', sink: sink.name }),
+      ...this.opts.forwarder,
+    });
+    this.forwarders.push(f);
+    f.start();
   }
 
   /** Reads every device once without storing anything (`run --once`). */
@@ -192,6 +306,8 @@ export class Agent {
     this.watchdog = undefined;
     if (this.http !== undefined) await this.bounded('http', this.http.stop(), grace);
     this.http = undefined;
+    if (this.central !== undefined) await this.bounded('central link', this.central.stop(), grace);
+    this.central = undefined;
     this.catalogSync?.abort();
     await this.push.stop((what, p) => this.bounded(what, p, grace));
     // Polls first: a poll in flight finishes and its readings are committed to the buffer.
@@ -203,6 +319,7 @@ export class Agent {
     await Promise.all(this.forwarders.map((f) => f.stop(grace)));
     this.forwarders.length = 0;
     await Promise.all(this.sinks.map((s) => this.bounded(`sink ${s.name}`, s.stop(), grace)));
+    this.alerts.stop();
     this.clockGuard?.guard.stop();
     this.clockGuard = undefined;
     this.buffer?.close();
@@ -217,6 +334,7 @@ export class Agent {
    * is taken is logged and retried by the server; it does not stop the agent.
    */
   private async startSurface(): Promise<void> {
+    this.startCentral();
     if (!this.opts.http && this.opts.systemd === undefined) return;
     if (this.opts.http) {
       const { host, port, token } = this.config.settings.http;
@@ -237,6 +355,32 @@ export class Agent {
       },
     });
     this.watchdog.ready();
+  }
+
+  /** The ops link: connects in the background; an unreachable broker never holds the agent. */
+  private startCentral(): void {
+    const c = this.opts.central;
+    const { boot } = c ?? {};
+    if (c === undefined || boot === undefined || boot.state === undefined || this.current.settings.central.url === '') return;
+    this.central = new Central({
+      agent: this,
+      running: { rev: boot.rev, origin: boot.origin, document: boot.document, localCentral: boot.localCentral },
+      state: boot.state,
+      notes: boot.notes,
+      interruptedRev: boot.interruptedRev,
+      env: c.env,
+      version: packageVersion(),
+      clock: this.clock,
+      logger: this.log.child({ component: 'central' }),
+      restart: c.restart,
+      ...(c.backoff === undefined ? {} : { backoff: c.backoff }),
+    });
+    this.central.start();
+  }
+
+  /** The ops link, while it runs (status and tests). */
+  get centralLink(): Central | undefined {
+    return this.central;
   }
 
   private async startDevice(device: ResolvedDevice): Promise<void> {

@@ -95,7 +95,7 @@ function enabledSinks(s: Settings): Set<string> {
 }
 
 /** The settings, even from a config with problems elsewhere (those are only mentioned). */
-function bufferSettings(file: string, env: Env): { settings: Settings; warnings: string[] } | { error: string } {
+export function bufferSettings(file: string, env: Env): { settings: Settings; warnings: string[] } | { error: string } {
   const r = checkConfig({ file, env });
   if (r.ok) return { settings: r.config.settings, warnings: [] };
   let text: string;

@@ -11,6 +11,9 @@ import { ConfigError, checkConfig, loadConfig, summarize } from '../config/index
 import type { AgentConfig } from '../config/types.js';
 import { Agent } from './agent.js';
 import { BUFFER_SUBCOMMANDS, bufferCommand } from './buffer-commands.js';
+import { ALERTS_SUBCOMMANDS, alertsCommand } from './alerts-commands.js';
+import { keygenCommand, signCommand } from './central/ops-commands.js';
+import { loadBootConfig, type BootConfig } from '../config/config-state.js';
 import { createLogger, type Logger } from './logger.js';
 import { systemdFromEnv } from './notify.js';
 import { formatOnce, formatPoint } from './print.js';
@@ -26,7 +29,10 @@ Commands:
   run        run the agent (polling, buffering, forwarding) until SIGTERM/SIGINT
   validate   check a configuration file and list every error with its path
   buffer     the store-and-forward buffer: stats (how far behind each sink is), dead-letters, replay
+  alerts     local alerts: list (the active ones), ack ID
   probe      look at one device for commissioning: probe modbus, serial, mqtt (see 'edge-agent probe --help')
+  keygen     make the Ed25519 key pair that signs config pushes from central ops
+  config     config sign: print a signed config/set payload for central ops to push
 
 Run 'edge-agent <command> --help' for a command's options.
 Options: --help, --version`,
@@ -43,7 +49,47 @@ Options:
   -h, --help          this text
 
 Environment: EDGE_GATEWAY_ID, EDGE_BUFFER_PATH, EDGE_LOG_LEVEL, EDGE_HTTP_HOST, EDGE_HTTP_PORT override
-the matching settings; \${VAR} in the file is replaced from the environment (for secrets).`,
+the matching settings; \${VAR} in the file is replaced from the environment (for secrets).
+
+With central.url set, the agent links to central ops over MQTT and, once a pushed config came up,
+boots from the last-known-good in central.stateDir (the file still gives the central section).`,
+  keygen: `Usage: edge-agent keygen --out DIR
+
+Writes DIR/config-signing.key (Ed25519 private key, mode 0600; keep it with ops, never on a
+gateway) and DIR/config-signing.pub (install on each gateway; central.publicKey names it).
+Refuses to overwrite existing keys.
+
+Options:
+      --out DIR       where to write the pair
+  -h, --help          this text`,
+  config: `Usage: edge-agent config sign --key PRIVATE_KEY --rev N [--gateway ID] FILE
+
+Prints the config/set payload for FILE (YAML or JSON, the whole config) on one line:
+{"rev":N,"config":{…},"signature":"…"}. Push it with any MQTT client, e.g.
+  edge-agent config sign --key ops/config-signing.key --rev 8 gw.yaml > push.json
+  mosquitto_pub -h BROKER -t edge/GATEWAY/request/config/set -f push.json
+and read the reply on edge/GATEWAY/response/config/set. N must be higher than the revision the
+gateway runs (see its retained edge/GATEWAY/info).
+
+Options:
+      --key FILE      Ed25519 private key (edge-agent keygen)
+      --rev N         the revision, a whole number above the running one
+      --gateway ID    only this gateway accepts the push (signed with it)
+  -h, --help          this text`,
+  alerts: `Usage: edge-agent alerts <list | ack ID> (--config FILE | --demo) [options]
+
+Reads the alert state the agent keeps in its buffer file (buffer.path). Safe while the agent runs.
+
+  list       the alerts active now: id, severity, since when, state, the value that raised it
+  ack ID     acknowledge an alert (its id, or device/point/rule); the running agent applies it
+             within a second, publishes the change and sends it central. A latched alert whose
+             condition is gone clears on it.
+
+Options:
+  -c, --config FILE   configuration file (YAML or JSON)
+      --json          machine-readable output
+      --by NAME       who acknowledges (default cli:<user>@<host>)
+  -h, --help          this text`,
   validate: `Usage: edge-agent validate (--config FILE | --demo)
 
 Checks the file completely: settings, templates, devices and every merged point. Prints a one-line
@@ -81,6 +127,11 @@ const OPTIONS = {
   demo: { type: 'boolean' },
   print: { type: 'boolean' },
   once: { type: 'boolean' },
+  by: { type: 'string' },
+  out: { type: 'string' },
+  key: { type: 'string' },
+  rev: { type: 'string' },
+  gateway: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
@@ -112,6 +163,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 0;
   }
   if (command === 'buffer') return bufferSubcommand(positionals.slice(1), values, env);
+  if (command === 'alerts') return alertsSubcommand(positionals.slice(1), values, env);
+  if (command === 'keygen') {
+    if (positionals.length > 1) return usage(`unexpected argument '${positionals[1]}'`, 'keygen');
+    if (values.out === undefined) return usage('missing --out DIR', 'keygen');
+    return keygenCommand(values.out, console.log, console.error);
+  }
+  if (command === 'config') return configSubcommand(positionals.slice(1), values);
   if (positionals.length > 1) return usage(`unexpected argument '${positionals[1]}'`);
   try {
     const file = configFile(values);
@@ -146,6 +204,35 @@ function bufferSubcommand(
   }
 }
 
+function configSubcommand(args: string[], values: { key?: string; rev?: string; gateway?: string }): number {
+  const [sub, file, extra] = args;
+  if (sub !== 'sign') return usage(sub === undefined ? 'missing config command (sign)' : `unknown config command '${sub}'`, 'config');
+  if (file === undefined) return usage('missing FILE to sign', 'config');
+  if (extra !== undefined) return usage(`unexpected argument '${extra}'`, 'config');
+  if (values.key === undefined) return usage('missing --key PRIVATE_KEY', 'config');
+  if (values.rev === undefined) return usage('missing --rev N', 'config');
+  if (!/^[1-9]\d*$/.test(values.rev)) return usage('--rev must be a whole number, at least 1', 'config');
+  return signCommand({ key: values.key, rev: values.rev, gateway: values.gateway, file }, console.log, console.error);
+}
+
+async function alertsSubcommand(args: string[], values: { config?: string; demo?: boolean; json?: boolean; by?: string }, env: NodeJS.ProcessEnv): Promise<number> {
+  const [sub, id, extra] = args;
+  if (sub === undefined || !(ALERTS_SUBCOMMANDS as readonly string[]).includes(sub)) {
+    return usage(sub === undefined ? 'missing alerts command (list or ack ID)' : `unknown alerts command '${sub}'`, 'alerts');
+  }
+  if (sub === 'ack' && id === undefined) return usage('alerts ack needs the alert id (see edge-agent alerts list)', 'alerts');
+  const unexpected = sub === 'list' ? id : extra;
+  if (unexpected !== undefined) return usage(`unexpected argument '${unexpected}'`, 'alerts');
+  if (values.by !== undefined && values.by.trim() === '') return usage('--by must not be empty', 'alerts');
+  try {
+    const file = configFile(values);
+    return await alertsCommand(sub, { file, env, json: values.json === true, id, by: values.by });
+  } catch (err) {
+    if (err instanceof UsageError) return usage(err.message, 'alerts');
+    throw err;
+  }
+}
+
 function configFile(values: { config?: string; demo?: boolean }): string {
   if (values.config !== undefined && values.demo) throw new UsageError('give either --config FILE or --demo, not both');
   if (values.demo) return demoConfigPath();
@@ -166,8 +253,14 @@ function validate(file: string, env: NodeJS.ProcessEnv): number {
 
 async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; print: boolean; once: boolean }): Promise<number> {
   let config: AgentConfig;
+  let boot: BootConfig | undefined;
   try {
-    config = loadConfig({ file, env });
+    // A service run boots from the last-known-good pushed config when there is one (config/config-state.ts).
+    if (opts.once) config = loadConfig({ file, env });
+    else {
+      boot = loadBootConfig({ file, env });
+      config = boot.config;
+    }
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`${file}: configuration invalid (${err.code})`);
@@ -187,12 +280,40 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
   // A running agent serves HTTP (settings.http) and, under systemd, says READY/WATCHDOG/STOPPING.
   const service = { http: true, systemd: systemdFromEnv(env, process.pid, logger) };
   // --once polls; MQTT and streaming serial devices (and the embedded broker) are left out.
-  const agent = new Agent({ config, logger, ...(opts.once ? { sinks: [], polledOnly: true } : service) });
-  if (opts.once) return runOnce(agent, logger);
-  if (opts.print) agent.pipeline.onPoints((points) => process.stdout.write(points.map(formatPoint).join('\n') + '\n'));
+  if (opts.once) return runOnce(new Agent({ config, logger, sinks: [], polledOnly: true }), logger);
   if (opts.demo) logger.info({ config: file }, 'running the built-in demo config');
   return new Promise<number>((resolve) => {
     let stopping = false;
+    let restarting = false;
+    const build = (b: BootConfig): Agent => {
+      const a = new Agent({ config: b.config, logger, ...service, central: { boot: b, env, restart } });
+      if (opts.print) a.pipeline.onPoints((points) => process.stdout.write(points.map(formatPoint).join('\n') + '\n'));
+      return a;
+    };
+    // Central ops' `restart`: stop, boot again from the file and the state dir, start — in-process.
+    const restart = (): void => {
+      if (restarting || stopping) return;
+      restarting = true;
+      logger.info('restart requested by central ops');
+      (async () => {
+        await agent.stop();
+        if (stopping) return;
+        // Under systemd, stop() said STOPPING=1: exit and let Restart=always start a fresh process.
+        if (service.systemd !== undefined) {
+          resolve(0);
+          return;
+        }
+        agent = build(loadBootConfig({ file, env }));
+        await agent.start();
+      })().then(
+        () => (restarting = false),
+        (err: unknown) => {
+          logger.fatal({ err }, 'agent could not restart');
+          resolve(1);
+        },
+      );
+    };
+    let agent = build(boot ?? { config, document: {}, localCentral: undefined, rev: 0, origin: 'file', notes: [], state: undefined });
     const shutdown = (signal: string) => {
       if (stopping) {
         logger.warn({ signal }, 'second signal: exiting now');

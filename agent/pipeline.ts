@@ -26,12 +26,21 @@ export class Pipeline {
   readonly latest = new Map<string, Point>();
   private readonly exception = new Map<string, ExceptionState>();
   private readonly listeners: Array<(points: Point[]) => void> = [];
+  private readonly evaluators: Array<(points: readonly Point[]) => void> = [];
 
   constructor(private readonly out: PointSink) {}
 
   /** Called with every cycle's emitted points after they were stored (e.g. to print or wake forwarders). */
   onPoints(listener: (points: Point[]) => void): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Called with every transformed point of a cycle, reported or suppressed by exception, before
+   * it is stored: local alerts judge every reading, and must not depend on the buffer taking it.
+   */
+  onTransformed(evaluator: (points: readonly Point[]) => void): void {
+    this.evaluators.push(evaluator);
   }
 
   /** Forget report-by-exception state of devices that left the config. */
@@ -47,11 +56,13 @@ export class Pipeline {
     for (const p of device.points) byId.set(p.id, p);
     const out: Point[] = [];
     const keys: string[] = [];
+    const all: Point[] = [];
     for (const reading of readings) {
       const cfg = byId.get(reading.pointId);
       if (cfg === undefined) continue;
       this.stats.readings += 1;
       const point = transformReading(reading, cfg);
+      all.push(point);
       if (point.quality === 'bad') this.stats.bad += 1;
       const key = seriesKey(device.id, cfg.id, reading.tags);
       this.latest.set(key, point);
@@ -62,6 +73,7 @@ export class Pipeline {
       out.push(point);
       keys.push(key);
     }
+    for (const e of this.evaluators) e(all);
     if (out.length === 0) return out;
     try {
       this.out.append(out);

@@ -51,6 +51,14 @@ export class PushDevices {
     await runner.start();
   }
 
+  /** Stops one push device (a config push removed or changed it); no-op for an unknown id. */
+  async stopDevice(id: string, bounded: (what: string, p: Promise<void>) => Promise<void>): Promise<void> {
+    const runner = this.runners.get(id);
+    if (runner === undefined) return;
+    this.runners.delete(id);
+    await bounded(`device ${id}`, runner.stop());
+  }
+
   /** The broker's listener: after the devices, so their subscriptions catch the first messages. */
   async listen(): Promise<void> {
     await this.broker?.start();

@@ -16,22 +16,33 @@ import type { PipelineStats } from './pipeline.js';
 import type { Stall, Verdict } from './watchdog.js';
 
 /**
- * An alert that is active now. The local alert engine (issue 5) provides them through
- * `Agent.alerts`; until it lands the list is empty.
+ * An alert that is active now, as the local alert engine (agent/alerts/engine.ts) shows it
+ * through `Agent.alerts`.
  */
 export interface ActiveAlert {
-  /** Stable id, e.g. `pump-1/flow/above-120`. */
+  /** The occurrence: `<device>/<point>/<rule>@<raised, epoch ms>`, e.g. `pump-1/flow/above-120@1718000000000`. */
   id: string;
   deviceId: string;
   pointId: string;
+  /** The rule's id (given, or derived like `above-120`). */
+  ruleId?: string;
   /** `critical`, `warning` or `info`. */
   severity: string;
+  /** `active`; `returned`: the condition is gone but the alert is latched until acknowledged; `cleared` only in change notifications. */
+  state?: 'active' | 'returned' | 'cleared';
   message: string;
   /** Epoch ms the alert became active. */
   since: number;
+  /** The value that raised it. */
   value?: Value | null;
+  threshold?: Value | null;
   unit?: string;
   acknowledged?: boolean;
+  acknowledgedAt?: number | null;
+  acknowledgedBy?: string | null;
+  latch?: boolean;
+  /** Its retained topic on the local broker. */
+  topic?: string;
 }
 
 export interface AlertSource {

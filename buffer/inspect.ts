@@ -1,11 +1,12 @@
 /**
  * The buffer file seen from another process (`edge-agent buffer …`), possibly while the agent
  * runs: WAL lets readers work beside the writer. Reading never changes the file; `replay` is the
- * one write (a flag on dead letters), waiting for the agent's transactions via busy_timeout.
+ * one write (a flag on dead letters; an ack request for an alert), waiting for the agent's transactions via busy_timeout.
  * Unlike opening a SqliteBuffer, nothing is migrated, evicted, checked or moved aside here.
  */
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
+import { AlertStateStore } from './alert-state.js';
 import { DeadLetterStore, type DeadLetterQuery } from './dead-letters.js';
 import { BufferError } from './errors.js';
 import { openFile } from './open.js';
@@ -16,12 +17,15 @@ import type { BufferStats, DeadLetter } from './types.js';
 
 export class BufferInspector {
   private readonly deadLetters: DeadLetterStore;
+  /** The alerts the agent holds active, and its ack queue (`edge-agent alerts`); writing needs `write: true`. */
+  readonly alertState: AlertStateStore;
 
   private constructor(
     private readonly db: Database.Database,
     readonly path: string,
   ) {
     this.deadLetters = new DeadLetterStore(db, new SeriesCache(db));
+    this.alertState = new AlertStateStore(db);
   }
 
   static open(path: string, opts: { write?: boolean; busyTimeoutMs?: number } = {}): BufferInspector {

@@ -1,7 +1,7 @@
 /** The compact row layout shared by `points` and `dead_letters`, and its mapping to points. */
-import { decodeQuality, decodeRaw, decodeValue, encodeQuality, encodeRaw, encodeValue } from './codec.js';
+import { VTYPE, decodeQuality, decodeRaw, decodeValue, encodeQuality, encodeRaw, encodeValue, type EncodedValue } from './codec.js';
 import type { SeriesCache } from './series.js';
-import type { BufferedPoint, Point } from './types.js';
+import type { AlertRecord, BufferedPoint, Point, Value } from './types.js';
 
 /** The columns after seq, in this order, in both tables. */
 export const ROW_COLUMNS = 'series_id, ts, vtype, value, value_text, rtype, raw, raw_text, quality, error';
@@ -36,7 +36,7 @@ export type EncodedRow = [
 
 /** Must run inside a write transaction: it may create the series row. */
 export function encodeRow(series: SeriesCache, p: Point): EncodedRow {
-  const v = encodeValue(p.value);
+  const v = p.alert === undefined ? encodeValue(p.value) : encodeAlert(p.value, p.alert);
   const r = encodeRaw(p.raw, p.value);
   return [series.idFor(p), p.ts, v.vtype, v.value, v.text, r.rtype, r.raw, r.text, encodeQuality(p.quality), p.error ?? null];
 }
@@ -44,7 +44,8 @@ export function encodeRow(series: SeriesCache, p: Point): EncodedRow {
 export function decodeRow(series: SeriesCache, row: PointRow): BufferedPoint {
   const [seq, seriesId, ts, vtype, v, vText, rtype, raw, rawText, quality, error] = row;
   const s = series.get(seriesId);
-  const value = decodeValue(vtype, v, vText);
+  const alert = vtype === VTYPE.alert ? decodeAlert(vText) : undefined;
+  const value = alert === undefined ? (vtype === VTYPE.alert ? null : decodeValue(vtype, v, vText)) : alert.value;
   const p: BufferedPoint = {
     seq,
     deviceId: s.deviceId,
@@ -59,5 +60,21 @@ export function decodeRow(series: SeriesCache, row: PointRow): BufferedPoint {
   if (r !== undefined) p.raw = r;
   if (s.unit !== undefined) p.unit = s.unit;
   if (error !== null) p.error = error;
+  if (alert !== undefined) p.alert = alert.alert;
   return p;
+}
+
+/** Alert events are rare: their value and record go as one JSON text rather than new columns. */
+function encodeAlert(value: Value | null, alert: AlertRecord): EncodedValue {
+  return { vtype: VTYPE.alert, value: null, text: JSON.stringify({ value, alert }) };
+}
+
+/** Undefined for a damaged row: it is then read as a point without a value rather than stall every read. */
+function decodeAlert(text: string | null): { value: Value | null; alert: AlertRecord } | undefined {
+  try {
+    const parsed = JSON.parse(text ?? 'null') as { value?: Value | null; alert?: AlertRecord } | null;
+    return parsed?.alert === undefined ? undefined : { value: parsed.value ?? null, alert: parsed.alert };
+  } catch {
+    return undefined;
+  }
 }

@@ -86,6 +86,27 @@ const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO meta (key, value) VALUES ('dropped', 0);
   `,
+  // v3: local alert state (alert-state.ts)
+  `
+  -- The alerts active now, one row per device/point/rule. The record is the agent's JSON; the
+  -- buffer only keeps it, written in the same transaction as the alert event's row in points.
+  CREATE TABLE alert_state (
+    key    TEXT PRIMARY KEY,
+    record TEXT NOT NULL,
+    at     INTEGER NOT NULL              -- epoch ms of the last change
+  ) WITHOUT ROWID;
+  -- Acknowledgements asked for from outside the agent (\`edge-agent alerts ack\`): the running agent
+  -- applies them and writes the outcome back, so the command can tell the operator.
+  CREATE TABLE alert_acks (
+    id      INTEGER PRIMARY KEY,
+    alert   TEXT NOT NULL,               -- the alert id (or device/point/rule) as given
+    by      TEXT NOT NULL,
+    at      INTEGER NOT NULL,            -- epoch ms asked
+    done_at INTEGER,                     -- epoch ms applied; null while waiting
+    result  TEXT                         -- 'ok' or an error code
+  );
+  CREATE INDEX alert_acks_waiting ON alert_acks (done_at, id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -15,6 +15,7 @@
  * survived the same way: the append evicts per policy or drops, counts, and returns.
  */
 import type Database from 'better-sqlite3';
+import { AlertStateStore, type AlertStateRow } from './alert-state.js';
 import { DeadLetterStore, type DeadLetterQuery } from './dead-letters.js';
 import { DropReporter, type DropReason } from './drops.js';
 import { BufferError } from './errors.js';
@@ -87,6 +88,8 @@ const DEFAULT_ROW_BYTES = 128;
 export class SqliteBuffer {
   /** Set when the file was corrupt at open and replaced: what the status API reports as an error. */
   readonly recovered: { movedTo: string; reason: string } | undefined;
+  /** The alert engine's state and the ack queue (alert-state.ts); state changes go with `append`. */
+  readonly alertState: AlertStateStore;
   private readonly db: Database.Database;
   private readonly sinks: ReadonlySet<string>;
   /** Acknowledged seq per enabled sink; the table `cursors` is the durable copy. */
@@ -160,6 +163,7 @@ export class SqliteBuffer {
       this.series = new SeriesCache(db);
       this.deadLetters = new DeadLetterStore(db, this.series, opts.maxDeadLetters ?? Math.max(10_000, Math.floor(this.opts.maxRows / 10)));
       this.holds = new HoldStore(db);
+      this.alertState = new AlertStateStore(db);
       this.st = {
         insertPoint: db.prepare(`INSERT INTO points (seq, ${ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
         // Raw (array) rows: no keyed object per row, which doubles read speed.
@@ -190,16 +194,32 @@ export class SqliteBuffer {
    * the last stored row. Never throws because the bound is reached or the disk is full: those
    * points are dropped, counted per sink and logged (rate-limited), and polling goes on.
    * With `hold`, the rows are not delivered until `releaseHold` (an untrusted clock).
+   * With `alertState`, those rows are written in the same transaction (alert events and the state
+   * they lead to); when the points themselves are dropped, the state is still written.
    */
-  append(points: readonly Point[], opts: { hold?: HoldTag } = {}): number {
+  append(points: readonly Point[], opts: { hold?: HoldTag; alertState?: readonly AlertStateRow[] } = {}): number {
     this.assertOpen();
-    if (points.length === 0) return this.lastSeq;
+    if (points.length === 0) {
+      if (opts.alertState !== undefined) this.transact(() => this.alertState.write(opts.alertState ?? [], this.now()));
+      return this.lastSeq;
+    }
+    const state = opts.alertState;
+    const dropped = (reason: DropReason, rows: number): number => {
+      this.dropped(reason, rows);
+      try {
+        if (state !== undefined) this.transact(() => this.alertState.write(state, this.now()));
+      } catch (err) {
+        this.log.error({ code: 'EDGE_BUFFER_WRITE_FAILED', err: (err as Error).message }, 'alert state could not be saved; the running agent keeps it until the next change');
+      }
+      return this.lastSeq;
+    };
     let extra = 0;
     for (let attempt = 0; ; attempt++) {
       try {
         let stored = 0;
         this.transact(() => {
           stored = this.appendNow(points, opts.hold, extra);
+          if (state !== undefined) this.alertState.write(state, this.now());
         });
         this.appended += stored;
         if (this.diskFull) {
@@ -208,10 +228,7 @@ export class SqliteBuffer {
         }
         return this.lastSeq;
       } catch (err) {
-        if (err instanceof Refused) {
-          this.dropped('rejected', points.length);
-          return this.lastSeq;
-        }
+        if (err instanceof Refused) return dropped('rejected', points.length);
         const code = (err as { code?: string }).code ?? '';
         if (code === 'SQLITE_FULL') {
           const atBound = this.pageCount() >= this.maxPages - 1;
@@ -226,13 +243,11 @@ export class SqliteBuffer {
             if (!atBound) this.makeRoomOnFullDisk(extra);
             continue;
           }
-          this.dropped(atBound ? 'rejected' : 'disk-full', points.length);
-          return this.lastSeq;
+          return dropped(atBound ? 'rejected' : 'disk-full', points.length);
         }
         if (code.startsWith('SQLITE_IOERR')) {
           this.log.error({ code: 'EDGE_BUFFER_WRITE_FAILED', sqlite: code, err: (err as Error).message }, 'buffer write failed');
-          this.dropped('write-failed', points.length);
-          return this.lastSeq;
+          return dropped('write-failed', points.length);
         }
         throw err;
       }

@@ -18,6 +18,38 @@ export interface Point {
   quality: Quality;
   /** Stable error code when quality is not good (EDGE_DEVICE_TIMEOUT, EDGE_VALUE_OUT_OF_RANGE, …). */
   error?: string;
+  /**
+   * Set on an alert event (agent/alerts): the alert as it stands after the event. Such a point
+   * travels the same outbox as readings, so alerts reach central exactly as reliably; sinks write
+   * it to their alert table / measurement instead of the point series.
+   */
+  alert?: AlertRecord;
+}
+
+/**
+ * One alert occurrence, as the sinks store it. `version` grows with every event of the occurrence
+ * (raised, acknowledged, returned to normal, cleared), so a sink keeps the newest whatever order
+ * at-least-once delivery brings them in.
+ */
+export interface AlertRecord {
+  /** Occurrence id: `<device>/<point>/<rule>@<raisedAt>`; one row per occurrence centrally. */
+  id: string;
+  deviceId: string;
+  pointId: string;
+  ruleId: string;
+  severity: string;
+  /** `active`; `returned` (condition gone, latched until acknowledged); `cleared` (over). */
+  state: 'active' | 'returned' | 'cleared';
+  message: string;
+  /** The value that raised it. */
+  value: Value | null;
+  threshold: Value | null;
+  raisedAt: number;
+  clearedAt: number | null;
+  acknowledgedAt: number | null;
+  acknowledgedBy: string | null;
+  latch: boolean;
+  version: number;
 }
 
 /** A point as read back from the buffer, with its position in the outbox. */

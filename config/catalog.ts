@@ -4,6 +4,7 @@
  * a technician must hear about, not something to ignore.
  */
 import { z } from 'zod';
+import { alertRules } from './alerts.js';
 import { brokerSettings } from './broker.js';
 import { parseDuration } from './duration.js';
 import { topicPatternProblem } from './topic-pattern.js';
@@ -83,6 +84,8 @@ export const pointSettings = z.strictObject({
   map: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   deadband: z.number().min(0).optional(),
   maxSilence: duration.optional(),
+  // local alert rules (config/alerts.ts); merged with a template's by rule id
+  alerts: alertRules.optional(),
 });
 export type PointSettings = z.infer<typeof pointSettings>;
 
@@ -284,7 +287,7 @@ export const modbusPoint = pointSettings.extend({
 
 /** The keys every driver's points share: what the value means, and its transforms. */
 const commonPointKeys = {
-  measurement: true, unit: true, tags: true, scale: true, offset: true, min: true, max: true, decimals: true, map: true, deadband: true, maxSilence: true,
+  measurement: true, unit: true, tags: true, scale: true, offset: true, min: true, max: true, decimals: true, map: true, deadband: true, maxSilence: true, alerts: true,
 } as const;
 
 /** A serial point after the merge; `field` defaults to the point id (resolve-fields.ts). */

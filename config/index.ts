@@ -10,3 +10,5 @@ export { RESERVED_TAGS } from './tags.js';
 export { formatDuration, parseDuration } from './duration.js';
 export { formatPath } from './issues.js';
 export type * from './types.js';
+export { ConfigState, loadBootConfig, withLocalCentral, writeFileAtomic, type BootConfig, type ConfigDocument, type StoredConfig } from './config-state.js';
+export { canonicalJson, generateSigningKeys, readPrivateKey, readPublicKey, signContent, verifyContent, SigningKeyError, type SignedContent } from './signing.js';

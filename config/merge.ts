@@ -2,7 +2,9 @@
  * How a template's point and a device's override of it combine: key by key, the device winning.
  * `tags` merge (a device adds to or changes the template's tags); `map` is replaced whole,
  * because a value map is one lookup table and half of an old one would mislabel values.
+ * `alerts` merge by rule id (config/alerts.ts).
  */
+import { mergeAlertRules } from './alerts.js';
 import type { PointSettings } from './catalog.js';
 
 const MERGED_MAPS = ['tags'] as const;
@@ -18,5 +20,7 @@ export function mergePoint(base: PointSettings | undefined, override: PointSetti
   for (const key of MERGED_MAPS) {
     if (base?.[key] !== undefined && override?.[key] !== undefined) merged[key] = { ...base[key], ...override[key] };
   }
+  const alerts = mergeAlertRules(base?.alerts, override?.alerts);
+  if (alerts !== undefined) merged.alerts = alerts;
   return merged as PointSettings;
 }

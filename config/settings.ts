@@ -5,6 +5,7 @@
  */
 import convict from 'convict';
 import { parseByteSize } from './byte-size.js';
+import { parseDuration } from './duration.js';
 import { ID_PATTERN } from './catalog.js';
 import { ROOT, childPath, describeValue, unknownKey } from './issues.js';
 import { reservedTagIssues } from './tags.js';
@@ -60,6 +61,8 @@ export function loadSettings(input: Readonly<Record<string, unknown>>, env: Env)
   }
   const settings = config.getProperties();
   settings.buffer.maxBytes = bytesOrDefault(settings.buffer.maxBytes);
+  settings.central.healthEvery = msOr(settings.central.healthEvery, 60_000);
+  settings.central.applyTimeout = msOr(settings.central.applyTimeout, 30_000);
   issues.push(...crossChecks(settings));
   settings.gateway.tags = gatewayTags(settings.gateway.tags, issues);
   if (settings.gateway.site === '') settings.gateway.site = settings.gateway.id;
@@ -109,6 +112,20 @@ function settingsSchema(): convict.Schema<Settings> {
     central: {
       // Topic root of everything the gateway publishes for ops: <prefix>/<gateway>/state, …/alerts/…
       prefix: { doc: 'MQTT topic prefix for central ops and alerts', default: 'edge', format: topicPrefix },
+      // The ops link (agent/central). The whole section is local: a config push never changes it
+      // (a push that breaks the link could not be undone remotely).
+      url: { doc: 'central MQTT broker (mqtt://, mqtts://, ws://, wss://); empty: no ops link', default: '', format: urlOf(['mqtt:', 'mqtts:', 'ws:', 'wss:']) },
+      username: { default: '', format: text },
+      password: { default: '', format: text, sensitive: true },
+      ca: { doc: 'PEM file of the CA that signed the broker certificate', default: '', format: text },
+      cert: { doc: 'PEM client certificate (with key)', default: '', format: text },
+      key: { doc: 'PEM client private key (with cert)', default: '', format: text },
+      publicKey: { doc: 'PEM Ed25519 public key that config pushes must be signed with', default: '', format: text },
+      allowUnsigned: { doc: 'accept config pushes without a signature (lab use only)', default: false, format: trueOrFalse },
+      // Durations, normalised to ms in loadSettings (like buffer.maxBytes).
+      healthEvery: { doc: 'how often health is published', default: '60s' as unknown as number, format: duration },
+      applyTimeout: { doc: 'how long a pushed config has to come up before it is rolled back', default: '30s' as unknown as number, format: duration },
+      stateDir: { doc: 'where pushed configs and the last-known-good are kept', default: './data/central', format: required },
     },
   };
 }
@@ -150,6 +167,13 @@ function topicPrefix(value: unknown): void {
   text(value);
   if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(value as string)) throw new Error('must be one or more topic levels of letters, digits, _ . - joined by /, without wildcards');
 }
+function trueOrFalse(value: unknown): void {
+  if (typeof value !== 'boolean') throw new Error('must be true or false');
+}
+function duration(value: unknown): void {
+  if (typeof value !== 'string' && typeof value !== 'number') throw new Error('must be a duration such as 30s or 5m');
+  if (parseDuration(value) < 1) throw new Error('must be longer than 0');
+}
 function logLevel(value: unknown): void {
   if (!(LOG_LEVELS as readonly unknown[]).includes(value)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}`);
 }
@@ -173,6 +197,14 @@ function bytesOrDefault(value: unknown): number {
     return Math.max(parseByteSize(value), MIN_BUFFER_BYTES);
   } catch {
     return 1024 ** 3; // already reported as an issue
+  }
+}
+
+function msOr(value: unknown, fallback: number): number {
+  try {
+    return parseDuration(value as string | number);
+  } catch {
+    return fallback; // already reported as an issue
   }
 }
 
@@ -228,6 +260,9 @@ function usableSections(input: Readonly<Record<string, unknown>>, node: SchemaNo
       // A map where a single value belongs (or the reverse) would make convict report
       // "missing from config" riddles, or throw.
       issues.push({ path: at, message: isMapping(child.default) ? `must be a mapping (got ${describeValue(value)})` : `must be a single value, not ${describeValue(value)}` });
+    } else if (child !== undefined && typeof child.default === 'boolean' && typeof value !== 'boolean') {
+      // convict would coerce any text but "false" to true: `allowUnsigned: "no"` must not turn a check off.
+      issues.push({ path: at, message: `must be true or false (got ${describeValue(value)})` });
     } else {
       out[key] = value;
     }
@@ -292,6 +327,12 @@ function crossChecks(s: Settings): ConfigIssue[] {
       if (influx[key] === '') issues.push({ path: `sinks.influx.${key}`, message: 'must be set when sinks.influx.url is set' });
     }
   }
+  const c = s.central;
+  // Validate, then connect: an ops link that would refuse every push is a config error, not a surprise later.
+  if (c.url !== '' && c.publicKey === '' && !c.allowUnsigned) {
+    issues.push({ path: 'central.publicKey', message: 'must be set when central.url is set (or set central.allowUnsigned: true, lab use only)' });
+  }
+  if ((c.cert === '') !== (c.key === '')) issues.push({ path: c.cert === '' ? 'central.cert' : 'central.key', message: 'central.cert and central.key go together' });
   return issues;
 }
 

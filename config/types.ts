@@ -2,6 +2,9 @@
 import type { ModbusConnectionSettings, ModbusTcpConnection, MqttConnection, SerialConnection, SimulatorSettings } from './catalog.js';
 import type { BYTE_ORDERS, MODBUS_TYPES, REGISTERS, VALUE_TYPES } from './catalog.js';
 import type { BrokerSettings } from './broker.js';
+import type { AlertRule } from './alerts.js';
+
+export type { AlertRule } from './alerts.js';
 
 export type RegisterKind = (typeof REGISTERS)[number];
 export type ModbusType = (typeof MODBUS_TYPES)[number];
@@ -35,6 +38,8 @@ export interface PointBase extends TransformSettings {
    */
   tags: Record<string, string>;
   unit?: string;
+  /** Local alert rules (agent/alerts), template rules merged with the point's by rule id. */
+  alerts?: AlertRule[];
 }
 
 export interface ModbusPoint extends PointBase {
@@ -146,8 +151,29 @@ export interface Settings {
   /** `token`: bearer token for /metrics and /status (empty: none; the probes and the page stay open). */
   http: { host: string; port: number; token: string };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
-  /** The link to central ops. `prefix`: topic root, `<prefix>/<gateway>/…` (default `edge`). */
-  central: { prefix: string };
+  /**
+   * The link to central ops (agent/central). `prefix`: topic root, `<prefix>/<gateway>/…` (default
+   * `edge`). Local only: a config push never changes this section.
+   */
+  central: {
+    prefix: string;
+    /** Empty: no ops link. */
+    url: string;
+    username: string;
+    password: string;
+    /** PEM file paths for TLS; empty: none. */
+    ca: string;
+    cert: string;
+    key: string;
+    /** PEM file of the Ed25519 key config pushes are signed with. */
+    publicKey: string;
+    allowUnsigned: boolean;
+    healthEvery: number;
+    /** ms a pushed config has to come up before it is rolled back. */
+    applyTimeout: number;
+    /** Pushed configs, the last-known-good and the running revision. */
+    stateDir: string;
+  };
 }
 
 export interface AgentConfig {

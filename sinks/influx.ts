@@ -9,7 +9,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { HttpError, InfluxDB, Point as LinePoint, RequestTimedOutError } from '@influxdata/influxdb-client';
-import type { BufferedPoint, Point } from '../buffer/types.js';
+import type { AlertRecord, BufferedPoint, Point } from '../buffer/types.js';
 import { clip, messageOf, parseRetryAfter, transportError } from './classify.js';
 import { SinkError, classifyHttpStatus, silentLogger, type Sink, type SinkLogger } from './types.js';
 
@@ -125,6 +125,10 @@ export class InfluxSink implements Sink {
   private toLines(batch: readonly Point[]): LinePoint[] {
     const out: LinePoint[] = [];
     for (const p of batch) {
+      if (p.alert !== undefined) {
+        out.push(alertLine(p, p.alert));
+        continue;
+      }
       const v = p.value;
       if (v === null) {
         this.stats.skippedNull++;
@@ -145,6 +149,23 @@ export class InfluxSink implements Sink {
     }
     return out;
   }
+}
+
+/**
+ * An alert event: measurement `alerts`, tagged like its point plus `rule` and `severity`, one line
+ * per event at the event's time. Numbers go in float fields and anything else in `_text` fields,
+ * so a state alert (`equals: tripped`) never conflicts with the field types of a threshold alert.
+ */
+function alertLine(p: Point, a: AlertRecord): LinePoint {
+  const line = new LinePoint(p.measurement);
+  for (const k in p.tags) line.tag(k, p.tags[k] as string);
+  line.stringField('alert_id', a.id).stringField('state', a.state).stringField('message', a.message);
+  line.booleanField('active', a.state !== 'cleared').booleanField('acknowledged', a.acknowledgedAt !== null);
+  for (const [name, v] of [['value', p.value], ['threshold', a.threshold]] as const) {
+    if (typeof v === 'number' && Number.isFinite(v)) line.floatField(name, v);
+    else if (v !== null && typeof v !== 'number') line.stringField(`${name}_text`, String(v));
+  }
+  return line.timestamp(p.ts);
 }
 
 /** Maps whatever the client threw onto our error classes (DESIGN.md "Error classes"). */

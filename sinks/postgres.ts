@@ -8,6 +8,7 @@
 import pg from 'pg';
 import type { BufferedPoint, Point } from '../buffer/types.js';
 import { classifyPgError, needsSchema } from './postgres-errors.js';
+import { alertRowsJson, upsertAlerts } from './postgres-alerts.js';
 import { pointColumns } from './postgres-rows.js';
 import { MAX_IDENT_BYTES, TABLES, catalogSql, ddl, insertPoints, quoteIdent } from './postgres-sql.js';
 import { syncCatalog } from './postgres-catalog.js';
@@ -45,6 +46,7 @@ export class PostgresSink implements Sink {
   private readonly log: SinkLogger;
   private readonly schema: string;
   private readonly insertSql: string;
+  private readonly alertsSql: string;
   private pool: pg.Pool | undefined;
   /** The DDL in flight or done; reset on failure so the next call tries again. */
   private ready: Promise<void> | undefined;
@@ -59,6 +61,7 @@ export class PostgresSink implements Sink {
     this.log = opts.logger ?? silentLogger;
     this.schema = quoteIdent(opts.schema);
     this.insertSql = insertPoints(this.schema);
+    this.alertsSql = upsertAlerts(this.schema);
   }
 
   /** Creates the pool; connects nothing. */
@@ -90,16 +93,22 @@ export class PostgresSink implements Sink {
     if (pool !== undefined) await pool.end();
   }
 
-  /** One INSERT … SELECT FROM unnest(…) per batch: one round trip, whatever the batch size. */
+  /**
+   * One INSERT … SELECT FROM unnest(…) per batch: one round trip, whatever the batch size. Alert
+   * events in the batch go to the alerts table (postgres-alerts.ts) in a second statement.
+   */
   async write(batch: readonly (Point | BufferedPoint)[]): Promise<void> {
     if (batch.length === 0) return;
     const pool = this.started();
-    const params = [this.opts.gatewayId, ...pointColumns(batch)];
+    const alerts = batch.filter((p) => p.alert !== undefined);
+    const points = alerts.length === 0 ? batch : batch.filter((p) => p.alert === undefined);
+    const params = points.length === 0 ? undefined : [this.opts.gatewayId, ...pointColumns(points)];
     await this.ensureSchema(pool);
     try {
-      const res = await pool.query({ name: 'edge_points_insert', text: this.insertSql, values: params });
+      const res = params === undefined ? undefined : await pool.query({ name: 'edge_points_insert', text: this.insertSql, values: params });
+      if (alerts.length > 0) await pool.query({ name: 'edge_alerts_upsert', text: this.alertsSql, values: [this.opts.gatewayId, alertRowsJson(alerts)] });
       this.stats.sent += batch.length;
-      this.stats.inserted += res.rowCount ?? 0;
+      this.stats.inserted += res?.rowCount ?? 0;
       this.stats.requests += 1;
     } catch (err) {
       if (needsSchema(err)) this.ready = undefined;

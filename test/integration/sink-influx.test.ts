@@ -6,7 +6,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Point } from '../../buffer/types.js';
+import type { AlertRecord, Point } from '../../buffer/types.js';
 import { InfluxSink } from '../../sinks/influx.js';
 import { SinkError } from '../../sinks/types.js';
 import { freePort, VictoriaMetrics } from '../helpers/victoria.js';
@@ -27,6 +27,29 @@ function point(measurement: string, i: number, value: Point['value'], extra: Par
   };
 }
 
+/** An alert event as the alert engine puts it in the buffer: measurement `alerts`, rule and severity tags. */
+function alertPoint(i: number, value: Point['value'], over: Partial<AlertRecord> = {}): Point {
+  const alert: AlertRecord = {
+    id: `pump-1/flow/above-120@${T0}`,
+    deviceId: 'pump-1',
+    pointId: 'flow',
+    ruleId: 'above-120',
+    severity: 'warning',
+    state: 'active',
+    message: 'flow above 120',
+    value,
+    threshold: 120,
+    raisedAt: T0,
+    clearedAt: null,
+    acknowledgedAt: null,
+    acknowledgedBy: null,
+    latch: false,
+    version: 1,
+    ...over,
+  };
+  const tags = { gateway: 'gw-test', site: 'pozo-17', device: 'pump-1', point: 'flow', rule: alert.ruleId, severity: alert.severity };
+  return { deviceId: 'pump-1', pointId: 'flow', measurement: 'alerts', tags, value, ts: T0 + i * 1000, quality: 'good', alert };
+}
 
 const sinks: InfluxSink[] = [];
 function influx(url: string, extra: { timeoutMs?: number } = {}): InfluxSink {
@@ -68,6 +91,19 @@ describe('InfluxSink → VictoriaMetrics', () => {
     // Booleans arrive as 1/0; VictoriaMetrics drops string fields (an InfluxDB keeps them).
     const on = await vm.query('{__name__="pump_on_value"}');
     expect(on[0]?.values).toEqual([1]);
+  });
+
+  it('writes alert events as measurement alerts, tagged with rule and severity', async () => {
+    const sink = influx(vm.url);
+    await sink.start();
+    await sink.write([alertPoint(0, 131.5), alertPoint(1, 114, { state: 'cleared', clearedAt: T0 + 1000, version: 2 })]);
+    const value = await vm.query('{__name__="alerts_value"}');
+    expect(value).toHaveLength(1);
+    expect(value[0]?.metric).toEqual({ __name__: 'alerts_value', gateway: 'gw-test', site: 'pozo-17', device: 'pump-1', point: 'flow', rule: 'above-120', severity: 'warning' });
+    expect(value[0]?.values).toEqual([131.5, 114]);
+    expect(value[0]?.timestamps).toEqual([T0, T0 + 1000]);
+    expect((await vm.query('{__name__="alerts_threshold"}'))[0]?.values).toEqual([120, 120]);
+    expect((await vm.query('{__name__="alerts_active"}'))[0]?.values).toEqual([1, 0]);
   });
 
   it('starts with the server down, fails as retryable network, and leaves nothing queued in the client', async () => {
@@ -129,6 +165,17 @@ describe('InfluxSink error classes', () => {
   afterEach(() => {
     fault.requests.length = 0;
     fault.reply = { status: 204 };
+  });
+
+  it('writes an alert event as one line: id, state and message as strings, a state value as text', async () => {
+    const sink = influx(fault.url);
+    await sink.start();
+    await sink.write([alertPoint(0, 'tripped', { ruleId: 'equals-tripped', threshold: 'tripped', message: 'fault is "tripped"', acknowledgedAt: T0 + 5, acknowledgedBy: 'ops' })]);
+    const line = fault.requests[0]?.body;
+    expect(line).toBe(
+      `alerts,device=pump-1,gateway=gw-test,point=flow,rule=equals-tripped,severity=warning,site=pozo-17 ` +
+        `acknowledged=T,active=T,alert_id="pump-1/flow/above-120@${T0}",message="fault is \\"tripped\\"",state="active",threshold_text="tripped",value_text="tripped" ${T0}`,
+    );
   });
 
   it('sends one gzipped request per batch with the line protocol we expect', async () => {

@@ -10,8 +10,39 @@ describe('settings', () => {
       sinks: { influx: { url: '', token: '', org: '', bucket: '' }, postgres: { url: '', schema: 'edge' } },
       http: { host: '127.0.0.1', port: 8080, token: '' },
       log: { level: 'info' },
-      central: { prefix: 'edge' },
+      central: {
+        prefix: 'edge',
+        url: '',
+        username: '',
+        password: '',
+        ca: '',
+        cert: '',
+        key: '',
+        publicKey: '',
+        allowUnsigned: false,
+        healthEvery: 60_000,
+        applyTimeout: 30_000,
+        stateDir: './data/central',
+      },
     });
+  });
+
+  it('checks the central link: a URL needs a signing key (or an explicit allowUnsigned), cert and key go together', () => {
+    const central = (c: Record<string, unknown>) => doc({ central: c });
+    expect(issues(central({ url: 'mqtts://ops.example:8883' }))).toEqual([
+      'central.publicKey: must be set when central.url is set (or set central.allowUnsigned: true, lab use only)',
+    ]);
+    expect(ok(central({ url: 'mqtts://ops.example:8883', allowUnsigned: true, healthEvery: '5m', applyTimeout: 10_000 })).settings.central).toMatchObject({
+      healthEvery: 300_000,
+      applyTimeout: 10_000,
+    });
+    expect(issues(central({ url: 'http://ops', publicKey: '/k.pub', cert: '/c.pem', allowUnsigned: 'yes', healthEvery: 'often' })).sort()).toEqual([
+      'central.allowUnsigned: must be true or false (got "yes")',
+      'central.healthEvery: invalid duration "often": use a number with a unit, e.g. 500ms, 10s, 5m, 1h (got "often")',
+      'central.key: central.cert and central.key go together',
+      'central.url: must start with mqtt:// or mqtts:// or ws:// or wss:// (got "http://ops")',
+    ]);
+    expect(issues(central({ password: 42 }))).toEqual(['central.password: must be text (in YAML, put it in quotes)']);
   });
 
   it('checks the central topic prefix', () => {

@@ -1,0 +1,73 @@
+/**
+ * Ops tooling on the CLI: `edge-agent keygen --out DIR` makes the Ed25519 pair config pushes are
+ * signed with; `edge-agent config sign --key KEY --rev N FILE` prints the signed `config/set`
+ * payload, ready for any MQTT client (`mosquitto_pub -t edge/<gw>/request/config/set -f payload.json`).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatOf } from '../../config/index.js';
+import { parseText } from '../../config/parse.js';
+import { generateSigningKeys, readPrivateKey, signContent, SigningKeyError } from '../../config/signing.js';
+import { writeFileAtomic } from '../../config/config-state.js';
+
+export const PRIVATE_KEY_FILE = 'config-signing.key';
+export const PUBLIC_KEY_FILE = 'config-signing.pub';
+
+type Print = (line: string) => void;
+
+export function keygenCommand(outDir: string, out: Print, err: Print): number {
+  const priv = join(outDir, PRIVATE_KEY_FILE);
+  const pub = join(outDir, PUBLIC_KEY_FILE);
+  // Never overwrite a signing key: the fleet trusts its public half.
+  for (const f of [priv, pub]) {
+    if (existsSync(f)) {
+      err(`edge-agent: ${f} exists; not overwriting a signing key`);
+      return 1;
+    }
+  }
+  const keys = generateSigningKeys();
+  writeFileAtomic(priv, keys.privateKeyPem, 0o600);
+  writeFileAtomic(pub, keys.publicKeyPem, 0o644);
+  out(`wrote ${priv} (private, mode 0600: keep it off the gateways)`);
+  out(`wrote ${pub} (public: install on each gateway and set central.publicKey to its path)`);
+  return 0;
+}
+
+export function signCommand(opts: { key: string; rev: string; gateway?: string | undefined; file: string }, out: Print, err: Print): number {
+  const rev = Number(opts.rev);
+  if (!Number.isSafeInteger(rev) || rev < 1) {
+    err(`edge-agent: --rev must be a whole number, at least 1 (got ${JSON.stringify(opts.rev)})`);
+    return 2;
+  }
+  let text: string;
+  try {
+    text = readFileSync(opts.file, 'utf8');
+  } catch (e) {
+    err(`edge-agent: cannot read ${opts.file}: ${(e as Error).message}`);
+    return 1;
+  }
+  const parsed = parseText(text, formatOf(opts.file));
+  if (parsed.issues.length > 0) {
+    err(`${opts.file}: cannot be parsed`);
+    for (const i of parsed.issues) err(`  ${i.path}: ${i.message}`);
+    return 1;
+  }
+  if (typeof parsed.doc !== 'object' || parsed.doc === null || Array.isArray(parsed.doc)) {
+    err(`${opts.file}: must be a mapping of settings and devices`);
+    return 1;
+  }
+  try {
+    const key = readPrivateKey(opts.key);
+    const content = { rev, config: parsed.doc, gateway: opts.gateway };
+    const signature = signContent(key, content);
+    out(JSON.stringify({ rev, ...(opts.gateway === undefined ? {} : { gateway: opts.gateway }), config: parsed.doc, signature }));
+    return 0;
+  } catch (e) {
+    if (e instanceof SigningKeyError || e instanceof TypeError) {
+      err(`edge-agent: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
