@@ -18,7 +18,10 @@ command -v socat >/dev/null || need+=(socat)
 command -v mbpoll >/dev/null || need+=(mbpoll)
 # pymodbus's server imports pyserial and serial_asyncio, which Debian only recommends.
 /usr/bin/python3 -c 'import pymodbus.server, serial' 2>/dev/null || need+=(python3-pymodbus python3-serial python3-serial-asyncio)
-command -v mosquitto >/dev/null || need+=(mosquitto mosquitto-clients)
+command -v mosquitto >/dev/null || need+=(mosquitto)
+# mosquitto_pub / mosquitto_passwd: the ops push test publishes like an operator would.
+command -v mosquitto_pub >/dev/null && command -v mosquitto_passwd >/dev/null || need+=(mosquitto-clients mosquitto)
+command -v openssl >/dev/null || need+=(openssl)
 command -v pg_ctlcluster >/dev/null || command -v psql >/dev/null || need+=(postgresql)
 command -v make >/dev/null && command -v g++ >/dev/null && command -v python3 >/dev/null || need+=(build-essential python3)
 # The status page test drives Debian's chromium; the unit and notify tests use systemd's tools
