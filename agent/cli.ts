@@ -62,7 +62,7 @@ Refuses to overwrite existing keys.
 Options:
       --out DIR       where to write the pair
   -h, --help          this text`,
-  config: `Usage: edge-agent config sign --key PRIVATE_KEY --rev N [--gateway ID] FILE
+  config: `Usage: edge-agent config sign --key PRIVATE_KEY --rev N [--gateway ID] [--expires DURATION] FILE
 
 Prints the config/set payload for FILE (YAML or JSON, the whole config) on one line:
 {"rev":N,"config":{…},"signature":"…"}. Push it with any MQTT client, e.g.
@@ -75,6 +75,9 @@ Options:
       --key FILE      Ed25519 private key (edge-agent keygen)
       --rev N         the revision, a whole number above the running one
       --gateway ID    only this gateway accepts the push (signed with it)
+      --expires DURATION
+                      the gateway refuses the push once this long has passed
+                      (e.g. 12h, 7d; signed with it; by the gateway's clock)
   -h, --help          this text`,
   alerts: `Usage: edge-agent alerts <list | ack ID> (--config FILE | --demo) [options]
 
@@ -132,6 +135,7 @@ const OPTIONS = {
   key: { type: 'string' },
   rev: { type: 'string' },
   gateway: { type: 'string' },
+  expires: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
@@ -204,7 +208,7 @@ function bufferSubcommand(
   }
 }
 
-function configSubcommand(args: string[], values: { key?: string; rev?: string; gateway?: string }): number {
+function configSubcommand(args: string[], values: { key?: string; rev?: string; gateway?: string; expires?: string }): number {
   const [sub, file, extra] = args;
   if (sub !== 'sign') return usage(sub === undefined ? 'missing config command (sign)' : `unknown config command '${sub}'`, 'config');
   if (file === undefined) return usage('missing FILE to sign', 'config');
@@ -212,7 +216,7 @@ function configSubcommand(args: string[], values: { key?: string; rev?: string; 
   if (values.key === undefined) return usage('missing --key PRIVATE_KEY', 'config');
   if (values.rev === undefined) return usage('missing --rev N', 'config');
   if (!/^[1-9]\d*$/.test(values.rev)) return usage('--rev must be a whole number, at least 1', 'config');
-  return signCommand({ key: values.key, rev: values.rev, gateway: values.gateway, file }, console.log, console.error);
+  return signCommand({ key: values.key, rev: values.rev, gateway: values.gateway, expires: values.expires, file }, console.log, console.error);
 }
 
 async function alertsSubcommand(args: string[], values: { config?: string; demo?: boolean; json?: boolean; by?: string }, env: NodeJS.ProcessEnv): Promise<number> {

@@ -14,6 +14,9 @@ import type { DeviceHealth } from './device-runner.js';
 import type { ForwarderStats } from './forwarder.js';
 import type { PipelineStats } from './pipeline.js';
 import type { Stall, Verdict } from './watchdog.js';
+import { withoutCredentials } from './central/link.js';
+import type { LinkStatus } from './central/link.js';
+import type { LastApply } from './central/reports.js';
 
 /**
  * An alert that is active now, as the local alert engine (agent/alerts/engine.ts) shows it
@@ -65,6 +68,23 @@ export interface AgentView {
   bufferStats(): BufferStats | undefined;
   /** The buffer's and each sink's delivery figures (agent/delivery-counters.ts); undefined while the buffer is not open. */
   deliveryCounters(): DeliveryCounters | undefined;
+  /** The ops link (agent/central) while it runs; absent or undefined otherwise. */
+  readonly centralLink?: { status(): CentralStatus } | undefined;
+}
+
+/**
+ * The link to central ops: `disabled` without central.url; `connecting` until the first attempt
+ * settles; `online`; `offline` with the last error (a refused password, a certificate that does
+ * not verify, an outage). `url` never carries credentials. `rev`, `origin` and `lastApply` are the
+ * running config's revision and the outcome of the last push (null while the link is not running).
+ */
+export interface CentralStatus extends Omit<LinkStatus, 'state' | 'url' | 'since'> {
+  state: 'disabled' | LinkStatus['state'];
+  url: string | null;
+  since: number | null;
+  rev: number | null;
+  origin: 'file' | 'pushed' | null;
+  lastApply: LastApply | null;
 }
 
 export type DeviceState = 'ok' | 'failing' | 'waiting' | 'stalled';
@@ -135,6 +155,7 @@ export interface AgentStatus {
   /** Whether the wall clock is trusted (a Pi without RTC before NTP); null when not watched. */
   clock: ClockStatus;
   pipeline: PipelineStats;
+  central: CentralStatus;
 }
 
 export interface StatusOptions {
@@ -173,6 +194,7 @@ export class StatusReader {
       sinks: delivery === undefined ? [] : Object.entries(delivery.sinks).map(([name, c]) => sinkStatus(name, c)),
       clock: delivery?.clock ?? null,
       pipeline: { ...view.pipeline.stats },
+      central: centralStatus(view),
     };
   }
 
@@ -252,6 +274,24 @@ function capturedTags(tags: Readonly<Record<string, string>>, configured: Readon
 
 function seriesLabel(p: Point, configured: Readonly<Record<string, string>>): string {
   return JSON.stringify(capturedTags(p.tags, configured) ?? {});
+}
+
+function centralStatus(view: AgentView): CentralStatus {
+  const running = view.centralLink?.status();
+  if (running !== undefined) return running;
+  const { url } = view.config.settings.central;
+  return {
+    state: url === '' ? 'disabled' : 'offline',
+    url: url === '' ? null : withoutCredentials(url),
+    since: null,
+    attempts: 0,
+    retryInMs: null,
+    lastConnectedAt: null,
+    lastError: null,
+    rev: null,
+    origin: null,
+    lastApply: null,
+  };
 }
 
 function sinkStatus(name: string, c: SinkCounters): SinkStatus {

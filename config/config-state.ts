@@ -8,6 +8,9 @@
  * - `last-known-good.json`: the newest push that came up, with its revision. Written only after
  *   the apply was confirmed, so its revision is also the floor a new push must exceed (a replay
  *   of an older push is refused across restarts too).
+ * - `rolled-back.json`: the highest revision that was applied and rolled back, with why. Written
+ *   before the rollback starts, so a replay of that push is refused after a restart as well (it
+ *   would only be applied and rolled back again).
  *
  * The `--config` file stays the source of the local settings: the `central` section (the ops link
  * itself) and, through the environment, the pinned bootstrap keys. Everything else comes from the
@@ -33,6 +36,16 @@ export interface StoredConfig {
 
 export const LAST_KNOWN_GOOD = 'last-known-good.json';
 export const PENDING = 'pending.json';
+export const ROLLED_BACK = 'rolled-back.json';
+
+/** A push that did not come up and was rolled back. */
+export interface RolledBack {
+  rev: number;
+  /** Epoch ms of the rollback. */
+  at: number;
+  reason: string;
+  failures: Array<{ subject: string; code: string; error: string }>;
+}
 
 /** temp → fsync → rename → fsync dir: after a power cut the file is the old one or the new one. */
 export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
@@ -83,6 +96,35 @@ export class ConfigState {
   discardPending(): void {
     rmSync(join(this.dir, PENDING), { force: true });
     fsyncDirIfThere(this.dir);
+  }
+
+  /** The highest rolled-back revision; undefined when none (or when the file is not one of ours). */
+  rolledBack(): RolledBack | undefined {
+    let text: string;
+    try {
+      text = readFileSync(join(this.dir, ROLLED_BACK), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const r = JSON.parse(text) as Partial<RolledBack>;
+    if (typeof r.rev !== 'number' || !Number.isSafeInteger(r.rev)) throw new Error(`${join(this.dir, ROLLED_BACK)}: not a rolled-back record`);
+    return { rev: r.rev, at: typeof r.at === 'number' ? r.at : 0, reason: typeof r.reason === 'string' ? r.reason : '', failures: Array.isArray(r.failures) ? r.failures : [] };
+  }
+
+  /** Keeps the highest rolled-back revision: a lower one never lowers the floor. */
+  recordRolledBack(r: RolledBack): void {
+    const known = this.rolledBackOrNone();
+    if (known !== undefined && known.rev > r.rev) return;
+    writeFileAtomic(join(this.dir, ROLLED_BACK), JSON.stringify(r));
+  }
+
+  private rolledBackOrNone(): RolledBack | undefined {
+    try {
+      return this.rolledBack();
+    } catch {
+      return undefined;
+    }
   }
 
   private read(name: string): StoredConfig | undefined {

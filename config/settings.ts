@@ -333,6 +333,10 @@ function crossChecks(s: Settings): ConfigIssue[] {
     issues.push({ path: 'central.publicKey', message: 'must be set when central.url is set (or set central.allowUnsigned: true, lab use only)' });
   }
   if ((c.cert === '') !== (c.key === '')) issues.push({ path: c.cert === '' ? 'central.cert' : 'central.key', message: 'central.cert and central.key go together' });
+  // A CA or client certificate with a plain URL would be silently unused, and the password sent in clear.
+  if (/^(mqtt|ws):/i.test(c.url) && (c.ca !== '' || c.cert !== '')) {
+    issues.push({ path: 'central.url', message: `central.${c.ca !== '' ? 'ca' : 'cert'} is set but the URL is not TLS: write mqtts:// or wss://` });
+  }
   return issues;
 }
 

@@ -3,7 +3,7 @@
  * `{config, gateway?, rev}`: keys sorted, no whitespace, so the signature does not depend on how a
  * broker, a shell or a JSON library re-serialises the payload. The revision is inside the
  * signature, so a replayed push cannot be relabelled with a higher one; `gateway`, when given,
- * binds a push to one gateway.
+ * binds a push to one gateway; `expires`, when given, is the time after which the gateway refuses it.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -16,6 +16,8 @@ export interface SignedContent {
   config: unknown;
   /** When set, only this gateway accepts the push. */
   gateway?: string | undefined;
+  /** ISO 8601 time; when set, the push is refused after it. */
+  expires?: string | undefined;
 }
 
 export class SigningKeyError extends Error {
@@ -42,6 +44,7 @@ export function canonicalJson(value: unknown): string {
 function signedBytes(content: SignedContent): Buffer {
   const body: Record<string, unknown> = { config: content.config, rev: content.rev };
   if (content.gateway !== undefined) body.gateway = content.gateway;
+  if (content.expires !== undefined) body.expires = content.expires;
   return Buffer.from(canonicalJson(body), 'utf8');
 }
 

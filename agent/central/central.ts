@@ -11,9 +11,9 @@ import type { Env } from '../../config/types.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Agent } from '../agent.js';
-import { StatusReader } from '../status.js';
+import { StatusReader, type CentralStatus } from '../status.js';
 import { ConfigPusher, type RunningConfig } from './config-push.js';
-import { CentralLink } from './link.js';
+import { CentralLink, LinkCodes } from './link.js';
 import { handleCommand, type CommandContext } from './commands.js';
 import { Codes, CommandError, failed, isCommand, ok, parseRequest, topicsFor, transactionOf, type Topics } from './protocol.js';
 import { effectiveConfig, healthPayload, type InfoPayload, type LastApply } from './reports.js';
@@ -41,7 +41,7 @@ export class Central {
   readonly topics: Topics;
   private readonly link: CentralLink;
   private readonly pusher: ConfigPusher;
-  private readonly status: StatusReader;
+  private readonly statusReader: StatusReader;
   private readonly opts: CentralOptions;
   private healthTimer: unknown;
   private readonly startedAt: number;
@@ -53,7 +53,7 @@ export class Central {
     const c = settings.central;
     this.topics = topicsFor(c.prefix, settings.gateway.id);
     this.startedAt = opts.clock.now();
-    this.status = new StatusReader({ view: opts.agent, version: opts.version, now: () => opts.clock.now() });
+    this.statusReader = new StatusReader({ view: opts.agent, version: opts.version, now: () => opts.clock.now() });
     this.pusher = new ConfigPusher({
       target: opts.agent,
       running: opts.running,
@@ -75,6 +75,7 @@ export class Central {
       will: { topic: this.topics.state, payload: 'offline' },
       subscriptions: [this.topics.requests],
       logger: opts.logger,
+      clock: opts.clock,
       ...(opts.backoff === undefined ? {} : { backoff: opts.backoff }),
       onConnect: () => this.onConnect(),
       onMessage: (topic, payload) => void this.onMessage(topic, payload),
@@ -89,13 +90,18 @@ export class Central {
     return this.pusher.lastApply;
   }
 
+  /** The link and the config it runs, for /status and the status page. */
+  status(): CentralStatus {
+    return { ...this.link.status(), rev: this.pusher.rev, origin: this.pusher.origin, lastApply: this.pusher.lastApply };
+  }
+
   start(): void {
     for (const note of this.opts.notes) this.opts.logger.warn(note);
     try {
       this.link.start();
     } catch (err) {
       // An unreadable CA or client certificate: logged, the agent runs on without its ops link.
-      this.opts.logger.error({ err }, 'central link cannot start');
+      this.opts.logger.error({ code: LinkCodes.files, err }, 'central link cannot start');
       return;
     }
     this.scheduleHealth();
@@ -126,7 +132,7 @@ export class Central {
   }
 
   publishHealth(): void {
-    this.link.publish(this.topics.health, JSON.stringify(healthPayload(this.status.read())), { qos: 0 });
+    this.link.publish(this.topics.health, JSON.stringify(healthPayload(this.statusReader.read())), { qos: 0 });
   }
 
   private onConnect(): void {

@@ -8,7 +8,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { checkDocument, envPinnedSettings, SETTINGS_ENV, summarize } from '../../config/index.js';
-import { withLocalCentral, type ConfigDocument, type ConfigState } from '../../config/config-state.js';
+import { withLocalCentral, type ConfigDocument, type ConfigState, type RolledBack } from '../../config/config-state.js';
 import { verifyContent } from '../../config/signing.js';
 import type { AgentConfig, Env } from '../../config/types.js';
 import type { Clock } from '../clock.js';
@@ -56,7 +56,7 @@ export interface Kept {
 export class ConfigPusher {
   lastApply: LastApply | null = null;
   private running: RunningConfig;
-  /** The highest revision rolled back in this process: replaying it would apply and roll back again. */
+  /** The highest revision rolled back (kept in stateDir across restarts): replaying it would apply and roll back again. */
   private rolledBackRev = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly opts: ConfigPushOptions;
@@ -64,6 +64,17 @@ export class ConfigPusher {
   constructor(opts: ConfigPushOptions) {
     this.opts = opts;
     this.running = opts.running;
+    let record: RolledBack | undefined;
+    try {
+      record = opts.state.rolledBack();
+    } catch (err) {
+      opts.logger.error({ err, code: Codes.persistFailed }, `cannot read the rolled-back record in ${opts.state.dir}; a rolled-back push could be tried once more`);
+    }
+    if (record !== undefined) {
+      this.rolledBackRev = record.rev;
+      // The newest thing that happened to a push was its rollback: say so in info and /status after a restart too.
+      if (record.rev > this.running.rev) this.lastApply = { rev: record.rev, outcome: 'rolled-back', at: record.at, reason: record.reason, failures: record.failures };
+    }
   }
 
   get rev(): number {
@@ -94,6 +105,7 @@ export class ConfigPusher {
 
   private async setNow(req: RequestOf<'config/set'>): Promise<unknown> {
     this.verify(req);
+    this.checkExpiry(req);
     const gateway = this.opts.target.config.settings.gateway.id;
     if (req.gateway !== undefined && req.gateway !== gateway) {
       throw new CommandError(Codes.wrongGateway, `this push is signed for gateway ${req.gateway}, this is ${gateway}`);
@@ -150,6 +162,7 @@ export class ConfigPusher {
   private async rollback(prev: AgentConfig, rev: number, failure: { reason: string; failures: ApplyResult['failures'] }): Promise<void> {
     const log = this.opts.logger;
     log.error({ rev, runningRev: this.running.rev, reason: failure.reason, failures: failure.failures }, 'pushed config did not come up; rolling back');
+    this.recordRolledBack(rev, failure);
     try {
       await this.opts.target.applyConfig(prev, { timeoutMs: this.opts.applyTimeoutMs, check: false });
     } catch (err) {
@@ -160,9 +173,31 @@ export class ConfigPusher {
     } catch (err) {
       log.error({ err }, 'cannot remove the pending config; the next start discards it');
     }
-    this.rolledBackRev = Math.max(this.rolledBackRev, rev);
     this.lastApply = { rev, outcome: 'rolled-back', at: this.opts.clock.now(), reason: failure.reason, failures: failure.failures };
     this.opts.onChange();
+  }
+
+  /** Before the rollback starts: should the process die during it, the rev is refused after the restart all the same. */
+  private recordRolledBack(rev: number, failure: { reason: string; failures: ApplyResult['failures'] }): void {
+    this.rolledBackRev = Math.max(this.rolledBackRev, rev);
+    try {
+      this.opts.state.recordRolledBack({ rev, at: this.opts.clock.now(), reason: failure.reason, failures: failure.failures });
+    } catch (err) {
+      this.opts.logger.error({ err, rev, code: Codes.persistFailed }, `cannot record rolled-back rev ${rev} in ${this.opts.state.dir}; after a restart it could be tried once more`);
+    }
+  }
+
+  /** A push signed with `expires` is refused after that time (by the gateway's clock). */
+  private checkExpiry(req: RequestOf<'config/set'>): void {
+    if (req.expires === undefined) return;
+    const expires = Date.parse(req.expires);
+    const now = this.opts.clock.now();
+    if (expires <= now) {
+      throw new CommandError(Codes.expired, `the push expired at ${req.expires} (gateway clock: ${new Date(now).toISOString()}); refused`, {
+        expires: req.expires,
+        now: new Date(now).toISOString(),
+      });
+    }
   }
 
   private verify(req: RequestOf<'config/set'>): void {
@@ -176,8 +211,8 @@ export class ConfigPusher {
       throw new CommandError(Codes.noKey, `cannot check the signature: ${key.error}`);
     }
     // A signature that is there must be right, even where unsigned pushes are allowed: a tampered push is never applied.
-    if (!verifyContent(key, { rev: req.rev, config: req.config, gateway: req.gateway }, req.signature)) {
-      throw new CommandError(Codes.badSignature, 'the signature does not match the config, rev and gateway; refused');
+    if (!verifyContent(key, { rev: req.rev, config: req.config, gateway: req.gateway, expires: req.expires }, req.signature)) {
+      throw new CommandError(Codes.badSignature, 'the signature does not match the config, rev, gateway and expires; refused');
     }
   }
 

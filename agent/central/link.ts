@@ -4,11 +4,16 @@
  * and everything the gateway says is published only while connected — MQTT.js keeps messages
  * published offline in memory, and the agent never uses it as a buffer (readings go through
  * SQLite; state, info and health are re-published on every connect anyway).
+ *
+ * A broker that refuses the credentials or a certificate that does not verify is retried like an
+ * outage (ops may fix the broker side without touching the gateway), but logged as an ERROR with
+ * its own code: it needs an operator, and it will not go away by itself.
  */
 import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Settings } from '../../config/types.js';
 import { Backoff } from '../backoff.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 
 export interface LinkOptions {
@@ -19,6 +24,7 @@ export interface LinkOptions {
   /** Subscribed on every connect. */
   subscriptions: string[];
   logger: Logger;
+  clock: Clock;
   /** Back-off between reconnects (1 s doubling to 2 min by default). */
   backoff?: { initialMs: number; maxMs: number };
   /** Called after every (re)connect and subscribe: the place to publish `online` and retained state. */
@@ -26,14 +32,62 @@ export interface LinkOptions {
   onMessage: (topic: string, payload: Buffer) => void;
 }
 
+/** Why the link is down, in the codes logs, /status and the status page use. */
+export const LinkCodes = {
+  /** CONNACK 4/5: wrong username or password, or the broker does not allow this client. */
+  authRefused: 'EDGE_CENTRAL_AUTH_REFUSED',
+  /** Any other CONNACK refusal (client id rejected, server unavailable, protocol). */
+  refused: 'EDGE_CENTRAL_REFUSED',
+  /** The broker's certificate does not verify against central.ca (or the system CAs), or the TLS handshake failed. */
+  tls: 'EDGE_CENTRAL_TLS',
+  /** Connection refused, timed out, DNS, reset: an outage. */
+  unreachable: 'EDGE_CENTRAL_UNREACHABLE',
+  /** The CA, client certificate or key file cannot be read. */
+  files: 'EDGE_CENTRAL_TLS_FILES',
+} as const;
+
+export type LinkState = 'connecting' | 'online' | 'offline';
+
+export interface LinkError {
+  code: string;
+  message: string;
+  at: number;
+}
+
+export interface LinkStatus {
+  state: LinkState;
+  /** The broker URL without username or password. */
+  url: string;
+  /** Epoch ms of the last state change. */
+  since: number;
+  /** Failed attempts since the last connect. */
+  attempts: number;
+  /** The wait before the next attempt (capped back-off); null while connected. */
+  retryInMs: number | null;
+  lastConnectedAt: number | null;
+  lastError: LinkError | null;
+}
+
 export class CentralLink {
   private client: MqttClient | undefined;
   private readonly backoff: Backoff;
   private readonly opts: LinkOptions;
+  private readonly url: string;
   private connects = 0;
+  private state: LinkState = 'connecting';
+  private since: number;
+  private retryInMs: number | null = null;
+  private lastConnectedAt: number | null = null;
+  private lastError: LinkError | null = null;
+  /** The error of the attempt in progress (an error comes before its close). */
+  private attemptError: LinkError | undefined;
+  /** A CONNACK refusal sets up its reconnect before the close: the period was set then. */
+  private periodSet = false;
 
   constructor(opts: LinkOptions) {
     this.opts = opts;
+    this.url = withoutCredentials(opts.settings.url);
+    this.since = opts.clock.now();
     this.backoff = new Backoff(opts.backoff ?? { initialMs: 1000, maxMs: 120_000 });
   }
 
@@ -41,24 +95,64 @@ export class CentralLink {
     return this.client?.connected === true;
   }
 
-  /** Starts connecting and returns at once: the agent does not wait for its uplink. */
+  status(): LinkStatus {
+    return {
+      state: this.state,
+      url: this.url,
+      since: this.since,
+      attempts: this.backoff.failures,
+      retryInMs: this.state === 'online' ? null : this.retryInMs,
+      lastConnectedAt: this.lastConnectedAt,
+      lastError: this.lastError === null ? null : { ...this.lastError },
+    };
+  }
+
+  /** Starts connecting and returns at once: the agent does not wait for its uplink. Throws (EDGE_CENTRAL_TLS_FILES) when a TLS file cannot be read. */
   start(): void {
     if (this.client !== undefined) return;
     const log = this.opts.logger;
-    const client = connect(this.opts.settings.url, this.clientOptions());
+    let options: IClientOptions;
+    try {
+      options = this.clientOptions();
+    } catch (err) {
+      this.fail({ code: LinkCodes.files, message: (err as Error).message, at: this.opts.clock.now() });
+      throw err;
+    }
+    const client = connect(this.opts.settings.url, options);
     this.client = client;
+    client.on('error', (err: Error & { code?: string | number }) => {
+      const e = classify(err, this.opts.clock.now());
+      this.attemptError = e;
+      if (typeof err.code === 'number') {
+        // MQTT.js sets up the reconnect right after this event, before the close: set its period now.
+        client.options.reconnectPeriod = this.retryInMs = this.backoff.next();
+        this.periodSet = true;
+      }
+      log.debug({ code: e.code, err: err.message }, 'central link error');
+    });
     // Before MQTT.js's own close handler schedules the reconnect: set the period it will use.
     client.prependListener('close', () => {
-      client.options.reconnectPeriod = this.backoff.next();
-      if (this.backoff.failures === 1 || this.backoff.failures % 10 === 0) {
-        log.warn({ url: this.opts.settings.url, retryInMs: client.options.reconnectPeriod, attempts: this.backoff.failures }, 'central broker not connected; retrying');
-      }
+      if (this.client !== client) return;
+      if (this.periodSet) this.periodSet = false;
+      else client.options.reconnectPeriod = this.retryInMs = this.backoff.next();
+      const e = this.attemptError ?? { code: LinkCodes.unreachable, message: 'connection closed', at: this.opts.clock.now() };
+      this.attemptError = undefined;
+      const changed = this.lastError?.code !== e.code || this.lastError.message !== e.message;
+      this.fail(e);
+      const n = this.backoff.failures;
+      if (!changed && n !== 1 && n % 10 !== 0) return;
+      const fields = { code: e.code, url: this.url, error: e.message, retryInMs: client.options.reconnectPeriod, attempts: n };
+      if (e.code === LinkCodes.unreachable) log.warn(fields, 'central broker not connected; retrying');
+      else log.error(fields, `central broker refused the link: ${hint(e.code)}; retrying`);
     });
-    client.on('error', (err) => log.debug({ err: err.message }, 'central link error'));
     client.on('connect', () => {
       this.backoff.reset();
       this.connects += 1;
-      log.info({ url: this.opts.settings.url, connects: this.connects }, 'central broker connected');
+      this.attemptError = undefined;
+      this.setState('online');
+      this.lastConnectedAt = this.opts.clock.now();
+      this.retryInMs = null;
+      log.info({ url: this.url, connects: this.connects }, 'central broker connected');
       client.subscribe(this.opts.subscriptions, { qos: 1 }, (err) => {
         if (err) log.warn({ err: err.message }, 'central subscribe failed');
       });
@@ -86,16 +180,37 @@ export class CentralLink {
       await new Promise<void>((resolve) => client.publish(last.topic, last.payload, { qos: 1, retain: true }, () => resolve()));
     }
     await client.endAsync(!client.connected);
+    this.setState('offline');
+  }
+
+  private fail(e: LinkError): void {
+    this.lastError = e;
+    this.setState('offline');
+  }
+
+  private setState(state: LinkState): void {
+    if (state === this.state) return;
+    this.state = state;
+    this.since = this.opts.clock.now();
   }
 
   private clientOptions(): IClientOptions {
     const s = this.opts.settings;
-    const file = (path: string) => (path === '' ? undefined : readFileSync(path));
+    const file = (what: string, path: string) => {
+      try {
+        return readFileSync(path);
+      } catch (err) {
+        throw new Error(`cannot read ${what} ${path}: ${(err as Error).message}`);
+      }
+    };
     return {
       clientId: this.opts.clientId,
       clean: true,
       protocolVersion: 4,
       reconnectPeriod: this.opts.backoff?.initialMs ?? 1000,
+      // MQTT.js gives up after a refused CONNACK (wrong password) unless told otherwise: the
+      // broker side may be fixed any time, so keep trying, with the same capped back-off.
+      reconnectOnConnackError: true,
       connectTimeout: 10_000,
       keepalive: 30,
       // QoS 0 messages published while offline are dropped, not queued (never a buffer).
@@ -103,9 +218,40 @@ export class CentralLink {
       will: { topic: this.opts.will.topic, payload: Buffer.from(this.opts.will.payload), qos: 1, retain: true },
       ...(s.username === '' ? {} : { username: s.username }),
       ...(s.password === '' ? {} : { password: s.password }),
-      ...(s.ca === '' ? {} : { ca: file(s.ca) }),
-      ...(s.cert === '' ? {} : { cert: file(s.cert), key: file(s.key) }),
+      ...(s.ca === '' ? {} : { ca: file('central.ca', s.ca) }),
+      ...(s.cert === '' ? {} : { cert: file('central.cert', s.cert), key: file('central.key', s.key) }),
       rejectUnauthorized: true,
     };
   }
+}
+
+/** `mqtts://ops:s3cret@broker:8883` → `mqtts://broker:8883`: for logs, /status and the page. */
+export function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//');
+  }
+}
+
+const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_|^ERR_TLS|^ERR_SSL|^EPROTO$/;
+
+function classify(err: Error & { code?: string | number }, at: number): LinkError {
+  const { code } = err;
+  if (typeof code === 'number') {
+    // MQTT 3.1.1 CONNACK: 4 bad user name or password, 5 not authorized.
+    return { code: code === 4 || code === 5 ? LinkCodes.authRefused : LinkCodes.refused, message: err.message, at };
+  }
+  if (typeof code === 'string' && TLS_CODE.test(code)) return { code: LinkCodes.tls, message: `${code}: ${err.message}`, at };
+  if (/certificate|handshake|tls|ssl/i.test(err.message)) return { code: LinkCodes.tls, message: err.message, at };
+  return { code: LinkCodes.unreachable, message: code === undefined ? err.message : `${code}: ${err.message}`, at };
+}
+
+function hint(code: string): string {
+  if (code === LinkCodes.authRefused) return 'check central.username and central.password against the broker';
+  if (code === LinkCodes.tls) return "the broker's certificate does not verify against central.ca (or its name does not match the URL)";
+  return 'see the error';
 }

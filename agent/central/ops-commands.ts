@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseDuration } from '../../config/duration.js';
 import { formatOf } from '../../config/index.js';
 import { parseText } from '../../config/parse.js';
 import { generateSigningKeys, readPrivateKey, signContent, SigningKeyError } from '../../config/signing.js';
@@ -33,11 +34,37 @@ export function keygenCommand(outDir: string, out: Print, err: Print): number {
   return 0;
 }
 
-export function signCommand(opts: { key: string; rev: string; gateway?: string | undefined; file: string }, out: Print, err: Print): number {
+export interface SignOptions {
+  key: string;
+  rev: string;
+  gateway?: string | undefined;
+  /** A duration from now (`7d`, `12h`): the push is refused after that. */
+  expires?: string | undefined;
+  file: string;
+  /** The signing time (tests); Date.now by default. */
+  now?: () => number;
+}
+
+export function signCommand(opts: SignOptions, out: Print, err: Print): number {
   const rev = Number(opts.rev);
   if (!Number.isSafeInteger(rev) || rev < 1) {
     err(`edge-agent: --rev must be a whole number, at least 1 (got ${JSON.stringify(opts.rev)})`);
     return 2;
+  }
+  let expires: string | undefined;
+  if (opts.expires !== undefined) {
+    let ms: number;
+    try {
+      ms = parseDuration(opts.expires);
+    } catch (e) {
+      err(`edge-agent: --expires takes a duration from now, e.g. 12h or 7d: ${(e as Error).message}`);
+      return 2;
+    }
+    if (ms <= 0) {
+      err('edge-agent: --expires must be longer than 0');
+      return 2;
+    }
+    expires = new Date((opts.now ?? Date.now)() + ms).toISOString();
   }
   let text: string;
   try {
@@ -58,9 +85,17 @@ export function signCommand(opts: { key: string; rev: string; gateway?: string |
   }
   try {
     const key = readPrivateKey(opts.key);
-    const content = { rev, config: parsed.doc, gateway: opts.gateway };
+    const content = { rev, config: parsed.doc, gateway: opts.gateway, expires };
     const signature = signContent(key, content);
-    out(JSON.stringify({ rev, ...(opts.gateway === undefined ? {} : { gateway: opts.gateway }), config: parsed.doc, signature }));
+    out(
+      JSON.stringify({
+        rev,
+        ...(opts.gateway === undefined ? {} : { gateway: opts.gateway }),
+        ...(expires === undefined ? {} : { expires }),
+        config: parsed.doc,
+        signature,
+      }),
+    );
     return 0;
   } catch (e) {
     if (e instanceof SigningKeyError || e instanceof TypeError) {

@@ -19,6 +19,7 @@ export const Codes = {
   badSignature: 'EDGE_CONFIG_SIGNATURE_INVALID',
   noKey: 'EDGE_CONFIG_NO_KEY',
   revStale: 'EDGE_CONFIG_REV_STALE',
+  expired: 'EDGE_CONFIG_EXPIRED',
   revCurrent: 'EDGE_CONFIG_REV_CURRENT',
   wrongGateway: 'EDGE_CONFIG_WRONG_GATEWAY',
   rolledBack: 'EDGE_CONFIG_ROLLED_BACK',
@@ -95,6 +96,8 @@ export const requestSchemas = {
     rev: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
     config: mapping,
     gateway: z.string().min(1).optional(),
+    /** ISO 8601 time with a zone (`config sign --expires`); inside the signature. */
+    expires: z.iso.datetime({ offset: true }).optional(),
     signature: z.string().min(1).optional(),
   }),
   restart: z.strictObject({ transaction }),

@@ -166,6 +166,45 @@ function renderDelivery(status) {
   }
 }
 
+const LINK_TEXT = { disabled: 'not configured', connecting: 'connecting', online: 'online', offline: 'offline' };
+const LINK_BADGE = { disabled: 'none', connecting: 'waiting', online: 'ok', offline: 'failing' };
+const APPLY_TEXT = { applied: 'applied', 'rolled-back': 'rolled back', interrupted: 'interrupted by a restart' };
+
+function renderCentral(status) {
+  const box = document.getElementById('central');
+  box.replaceChildren();
+  const c = status.central;
+  if (!c) return;
+  const facts = [];
+  if (c.url) facts.push(c.url);
+  if (c.state === 'online' && c.since) facts.push(`connected ${ago(c.since, status.now)}`);
+  if (c.state !== 'online' && c.state !== 'disabled') {
+    facts.push(`last connected ${ago(c.lastConnectedAt, status.now)}`);
+    if (c.attempts > 0) facts.push(`${c.attempts} failed attempt${c.attempts === 1 ? '' : 's'}`);
+    if (c.retryInMs !== null && c.retryInMs !== undefined) facts.push(`retrying every ${age(c.retryInMs)} or so`);
+  }
+  if (c.rev !== null && c.rev !== undefined) facts.push(`config rev ${c.rev}${c.origin === 'pushed' ? ' (pushed)' : ' (local file)'}`);
+  const a = c.lastApply;
+  box.append(
+    h(
+      'article',
+      { class: 'link', 'data-central': c.state },
+      h('h3', {}, 'Uplink ', badge(LINK_BADGE[c.state] || 'none', LINK_TEXT[c.state] || c.state)),
+      facts.length > 0 ? h('p', { class: 'facts muted' }, facts.join(' · ')) : null,
+      c.state === 'disabled' ? h('p', { class: 'muted' }, 'central.url is not set: this gateway is managed locally only.') : null,
+      c.lastError && c.state !== 'online' ? h('p', { class: 'error code', 'data-central-error': c.lastError.code }, `${c.lastError.code}: ${c.lastError.message}`) : null,
+      a
+        ? h(
+            'p',
+            { class: a.outcome === 'applied' ? 'facts' : 'error', 'data-last-apply': a.outcome },
+            `Last push: rev ${a.rev} ${APPLY_TEXT[a.outcome] || a.outcome} ${ago(a.at, status.now)}`,
+            a.reason ? ` — ${a.reason}` : '',
+          )
+        : null,
+    ),
+  );
+}
+
 function render(status) {
   document.getElementById('gateway').textContent = status.gateway.id;
   document.getElementById('site').textContent = status.gateway.site !== status.gateway.id ? status.gateway.site : '';
@@ -182,6 +221,7 @@ function render(status) {
   devices.replaceChildren(...status.devices.map((d) => renderDevice(d, status.now)));
   if (status.devices.length === 0) devices.append(h('p', { class: 'muted' }, 'No devices configured.'));
   renderDelivery(status);
+  renderCentral(status);
   document.getElementById('footer').textContent = `edge-agent ${status.version} · ${status.phase} · up ${age(status.uptimeSeconds * 1000)}`;
   const banner = document.getElementById('banner');
   if (!status.progress.ok) showBanner('The agent is not making progress: ' + status.progress.stalled.map((s) => `${s.loop} ${s.subject}`).join(', '));

@@ -27,6 +27,34 @@ export function selfSignedCert(dir: string): { cert: string; key: string } {
   return { cert, key };
 }
 
+/**
+ * A CA and a server certificate it signed for 127.0.0.1 / localhost (openssl), for a TLS listener
+ * whose clients verify the broker against that CA (`central.ca`).
+ */
+export function caSignedCert(dir: string, name = 'server'): { ca: string; cert: string; key: string } {
+  const run = (args: string[]) => {
+    const r = spawnSync('openssl', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+  };
+  const ca = join(dir, `${name}-ca.pem`);
+  const caKey = join(dir, `${name}-ca.key`);
+  const cert = join(dir, `${name}.pem`);
+  const key = join(dir, `${name}.key`);
+  const csr = join(dir, `${name}.csr`);
+  const ext = join(dir, `${name}.ext`);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  run(['req', '-x509', ...ec, '-keyout', caKey, '-out', ca, '-days', '2', '-subj', `/CN=edge test CA ${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  run(['req', '-new', ...ec, '-keyout', key, '-out', csr, '-subj', '/CN=localhost']);
+  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  run(['x509', '-req', '-in', csr, '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext]);
+  return { ca, cert, key };
+}
+
+export interface MosquittoOptions {
+  /** Adds a TLS listener on `tlsPort` with this server certificate and key. */
+  tls?: { cert: string; key: string };
+}
+
 export class Mosquitto {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
@@ -35,12 +63,16 @@ export class Mosquitto {
   private constructor(
     readonly port: number,
     private readonly dir: string,
+    /** The TLS listener's port, when there is one. */
+    readonly tlsPort?: number,
   ) {}
 
-  /** Users as name → password; none means anonymous clients are allowed. */
-  static async start(users: Record<string, string> = {}): Promise<Mosquitto> {
+  /** Users as name → password; none means anonymous clients are allowed. Users apply to every listener. */
+  static async start(users: Record<string, string> = {}, opts: MosquittoOptions = {}): Promise<Mosquitto> {
     const dir = mkdtempSync(join(tmpdir(), 'edge-mosquitto-'));
     const conf = [`listener ${await freePort()} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error'];
+    const tlsPort = opts.tls === undefined ? undefined : await freePort();
+    if (opts.tls !== undefined) conf.push(`listener ${tlsPort} 127.0.0.1`, `certfile ${opts.tls.cert}`, `keyfile ${opts.tls.key}`);
     // Started as root, mosquitto would switch to the mosquitto user, who cannot read our temp files.
     if (process.getuid?.() === 0) conf.push('user root');
     const names = Object.keys(users);
@@ -56,7 +88,7 @@ export class Mosquitto {
     }
     writeFileSync(join(dir, 'mosquitto.conf'), `${conf.join('\n')}\n`);
     const port = Number(/listener (\d+)/.exec(conf[0] as string)?.[1]);
-    const m = new Mosquitto(port, dir);
+    const m = new Mosquitto(port, dir, tlsPort);
     await m.restart();
     return m;
   }

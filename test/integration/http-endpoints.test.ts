@@ -135,6 +135,8 @@ describe('/status', () => {
     expect(pg?.lagSeconds).toBeGreaterThan(0);
     expect(pg?.lastError?.code).toMatch(/^EDGE_SINK_/);
     expect(s.buffer?.rows).toBeGreaterThan(0);
+    // No central.url: the ops link is off, and /status says so.
+    expect(s.central).toMatchObject({ state: 'disabled', url: null, lastError: null, rev: null, lastApply: null });
   });
 });
 

@@ -3,12 +3,13 @@
  * sized screen, served by a running agent: a Modbus slave that answers, a device that does not,
  * a sink that is down, an active alert, and a token to type in first.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningModbusServer } from '../../drivers/modbus/server.js';
+import { loadBootConfig } from '../../config/config-state.js';
 import { startHttpAgent, type HttpAgent } from '../helpers/http-agent.js';
 import { closedPort, RegisterImage, startImageServer } from '../helpers/modbus-server.js';
 
@@ -19,16 +20,23 @@ const image = new RegisterImage().setValue('holding', 0, 1234, 'uint16').setValu
 let slave: RunningModbusServer;
 let running: HttpAgent;
 let browser: Browser;
+let centralPort: number;
 const problems: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (test/run-all.sh installs it)`);
   slave = await startImageServer(image);
   const [pgPort, offlinePort] = [await closedPort(), await closedPort()];
-  running = await startHttpAgent(
-    `
+  // The ops link points at a broker that is not there (with credentials in the URL, which the
+  // page must not show); a push rolled back before the last restart is on record in its stateDir.
+  centralPort = await closedPort();
+  const stateDir = join(dir, 'central');
+  mkdirSync(stateDir);
+  writeFileSync(join(stateDir, 'rolled-back.json'), JSON.stringify({ rev: 3, at: Date.now() - 60_000, reason: 'the new config did not come up', failures: [] }));
+  const yaml = `
 gateway: { id: gw-page, site: pozo-3 }
 buffer: { path: ${join(dir, 'buffer.db')} }
+central: { url: "mqtt://gw-page:page-secret-55@127.0.0.1:${centralPort}", allowUnsigned: true, stateDir: ${stateDir} }
 sinks:
   postgres: { url: "postgres://edge@127.0.0.1:${pgPort}/telemetry" }
 http: { host: 127.0.0.1, port: 0, token: ${TOKEN} }
@@ -47,8 +55,10 @@ devices:
     every: 500ms
     points:
       energy: { register: input, address: 0, type: uint32, unit: kWh }
-`,
-  );
+`;
+  writeFileSync(join(dir, 'config.yaml'), yaml);
+  const boot = loadBootConfig({ file: join(dir, 'config.yaml'), env: {} });
+  running = await startHttpAgent(yaml, { central: { boot, env: {}, backoff: { initialMs: 100, maxMs: 400 } } });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -104,6 +114,13 @@ describe('status page', () => {
     expect(await sink.innerText()).toMatch(/unreachable[\s\S]*rows to send/);
     expect(await page.locator('[data-buffer]').innerText()).toMatch(/rows buffered/);
     expect(await page.locator('#gateway').innerText()).toBe('gw-page');
+
+    // The ops link: offline with why, the broker without its credentials, the running revision and the last push.
+    const link = page.locator('[data-central]');
+    await expect.poll(() => link.getAttribute('data-central'), { timeout: 10_000 }).toBe('offline');
+    expect(await link.innerText()).toMatch(new RegExp(`offline[\\s\\S]*mqtt://127\\.0\\.0\\.1:${centralPort}[\\s\\S]*config rev 0 \\(local file\\)[\\s\\S]*EDGE_CENTRAL_UNREACHABLE`));
+    expect(await link.locator('[data-last-apply]').innerText()).toMatch(/rev 3 rolled back \d+ (s|min) ago — the new config did not come up/);
+    expect(await page.content()).not.toContain('page-secret-55');
 
     // Readable on a phone: nothing wider than the screen.
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');

@@ -43,6 +43,9 @@ describe('settings', () => {
       'central.url: must start with mqtt:// or mqtts:// or ws:// or wss:// (got "http://ops")',
     ]);
     expect(issues(central({ password: 42 }))).toEqual(['central.password: must be text (in YAML, put it in quotes)']);
+    // A CA with a plain URL would be unused and the password sent in clear.
+    expect(issues(central({ url: 'mqtt://ops.example', allowUnsigned: true, ca: '/ca.pem' }))).toEqual(['central.url: central.ca is set but the URL is not TLS: write mqtts:// or wss://']);
+    expect(ok(central({ url: 'mqtts://ops.example', allowUnsigned: true, ca: '/ca.pem' })).settings.central.ca).toBe('/ca.pem');
   });
 
   it('checks the central topic prefix', () => {
