@@ -118,6 +118,7 @@ export class Agent {
       config: this.config,
       clock: this.clock,
       logger: this.log.child({ component: 'alerts' }),
+      clockCheck: () => this.clockGuard?.guard.check(),
       publish: async (topic, payload) => {
         await this.push.embeddedBroker?.publish(topic, payload, { qos: 1, retain: true });
       },
@@ -185,7 +186,8 @@ export class Agent {
       if (!this.opts.polledOnly) await this.push.prepare();
       // After the broker exists (active alerts are republished there), before the first reading.
       const buffer = this.buffer;
-      this.alerts.start(bufferAlertStore(buffer, () => this.forwarders.forEach((f) => f.wake())));
+      const guard = this.clockGuard.guard;
+      this.alerts.start(bufferAlertStore(buffer, () => this.forwarders.forEach((f) => f.wake()), guard));
       for (const device of this.config.devices) await this.startDevice(device);
       if (!this.opts.polledOnly) await this.push.listen();
       this.state = 'running';

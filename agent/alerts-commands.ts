@@ -5,10 +5,10 @@
  * the change on the broker and sending it central), and the command waits to say how it went.
  */
 import os from 'node:os';
-import { BufferInspector } from '../buffer/inspect.js';
+import type { BufferInspector } from '../buffer/inspect.js';
 import type { AlertRecord } from '../buffer/types.js';
 import type { Env } from '../config/types.js';
-import { age, bufferSettings } from './buffer-commands.js';
+import { age, alignColumns, openBufferFile } from './buffer-commands.js';
 
 export const ALERTS_SUBCOMMANDS = ['list', 'ack'] as const;
 
@@ -31,19 +31,9 @@ export async function alertsCommand(sub: string, opts: AlertsCommandOptions): Pr
   const out = opts.out ?? ((l: string) => console.log(l));
   const err = opts.err ?? ((l: string) => console.error(l));
   const now = opts.now ?? Date.now;
-  const found = bufferSettings(opts.file, opts.env);
-  if ('error' in found) {
-    err(found.error);
-    return 1;
-  }
-  for (const w of found.warnings) err(w);
-  let inspector: BufferInspector;
-  try {
-    inspector = BufferInspector.open(found.settings.buffer.path, { write: sub === 'ack' });
-  } catch (e) {
-    err(`edge-agent: ${(e as Error).message}`);
-    return 1;
-  }
+  const opened = openBufferFile(opts.file, opts.env, { write: sub === 'ack' }, err);
+  if (opened === undefined) return 1;
+  const { inspector } = opened;
   try {
     const active = activeAlerts(inspector);
     if (sub === 'list') {
@@ -104,6 +94,5 @@ function alertTable(list: AlertRecord[], now: number): string[] {
     const acked = a.acknowledgedAt === null ? '' : `, acknowledged by ${a.acknowledgedBy ?? '?'}`;
     rows.push([a.id, a.severity, `${age(now - a.raisedAt)} ago`, state + acked, a.value === null ? '—' : String(a.value), a.message]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  '));
+  return alignColumns(rows);
 }

@@ -47,26 +47,16 @@ export interface BufferCommandOptions {
 export function bufferCommand(sub: string, opts: BufferCommandOptions): number {
   const out = opts.out ?? ((l: string) => console.log(l));
   const err = opts.err ?? ((l: string) => console.error(l));
-  const found = bufferSettings(opts.file, opts.env);
-  if ('error' in found) {
-    err(found.error);
-    return 1;
-  }
-  for (const w of found.warnings) err(w);
-  let inspector: BufferInspector;
-  try {
-    inspector = BufferInspector.open(found.settings.buffer.path, { write: sub === 'replay' });
-  } catch (e) {
-    err(`edge-agent: ${(e as Error).message}`);
-    return 1;
-  }
+  const opened = openBufferFile(opts.file, opts.env, { write: sub === 'replay' }, err);
+  if (opened === undefined) return 1;
+  const { inspector, settings } = opened;
   try {
     const q = { sink: opts.sink, ids: opts.ids, limit: opts.limit };
     if (sub === 'stats') {
-      const stats = inspector.stats(enabledSinks(found.settings));
+      const stats = inspector.stats(enabledSinks(settings));
       const now = opts.now ?? Date.now();
-      if (opts.json) out(JSON.stringify(statsJson(stats, found.settings, now), null, 2));
-      else for (const l of statsTable(stats, found.settings, now)) out(l);
+      if (opts.json) out(JSON.stringify(statsJson(stats, settings, now), null, 2));
+      else for (const l of statsTable(stats, settings, now)) out(l);
     } else if (sub === 'dead-letters') {
       const list = inspector.deadLetterList({ ...q, limit: opts.limit ?? (opts.json ? undefined : 50) });
       if (opts.json) out(JSON.stringify(list, null, 2));
@@ -92,6 +82,26 @@ function enabledSinks(s: Settings): Set<string> {
   if (s.sinks.influx.url !== '') names.add('influx');
   if (s.sinks.postgres.url !== '') names.add('postgres');
   return names;
+}
+
+/**
+ * For a command beside the agent: the buffer file the config names, opened (read-only unless
+ * `write`), with the settings; or undefined once `err` was told why not (no config, no file, a
+ * file of another schema). Configuration problems elsewhere are only mentioned.
+ */
+export function openBufferFile(file: string, env: Env, opts: { write: boolean }, err: (line: string) => void): { inspector: BufferInspector; settings: Settings } | undefined {
+  const found = bufferSettings(file, env);
+  if ('error' in found) {
+    err(found.error);
+    return undefined;
+  }
+  for (const w of found.warnings) err(w);
+  try {
+    return { inspector: BufferInspector.open(found.settings.buffer.path, { write: opts.write }), settings: found.settings };
+  } catch (e) {
+    err(`edge-agent: ${(e as Error).message}`);
+    return undefined;
+  }
 }
 
 /** The settings, even from a config with problems elsewhere (those are only mentioned). */
@@ -194,7 +204,12 @@ function deadLetterTable(list: DeadLetter[]): string[] {
       `${d.code}: ${d.message.length > 120 ? `${d.message.slice(0, 119)}…` : d.message}`,
     ]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return alignColumns(rows);
+}
+
+/** Rows as lines of aligned columns; the last column (free text) is not padded. */
+export function alignColumns(rows: readonly string[][]): string[] {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  '));
 }
 

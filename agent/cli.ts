@@ -16,7 +16,7 @@ import { keygenCommand, signCommand } from './central/ops-commands.js';
 import { loadBootConfig, type BootConfig } from '../config/config-state.js';
 import { createLogger, type Logger } from './logger.js';
 import { systemdFromEnv } from './notify.js';
-import { formatOnce, formatPoint } from './print.js';
+import { formatAlert, formatOnce, formatPoint } from './print.js';
 import { probeCommand } from './probe.js';
 import { transformReading } from './transform.js';
 
@@ -291,7 +291,10 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
     let restarting = false;
     const build = (b: BootConfig): Agent => {
       const a = new Agent({ config: b.config, logger, ...service, central: { boot: b, env, restart } });
-      if (opts.print) a.pipeline.onPoints((points) => process.stdout.write(points.map(formatPoint).join('\n') + '\n'));
+      if (opts.print) {
+        a.pipeline.onPoints((points) => process.stdout.write(points.map(formatPoint).join('\n') + '\n'));
+        a.alerts.onChange((_alert, record) => process.stdout.write(formatAlert(record) + '\n'));
+      }
       return a;
     };
     // Central ops' `restart`: stop, boot again from the file and the state dir, start — in-process.

@@ -7,7 +7,10 @@
  *   restart; rows of an earlier boot (monotonic clock restarted) or held longer than `maxHoldMs`
  *   cannot be corrected and are released flagged instead.
  * - `flag`: they are stored and sent at once with quality `uncertain` and EDGE_CLOCK_UNTRUSTED.
+ * Alert events take the same path (agent/alerts/store.ts); the times inside their records that
+ * were stamped meanwhile are marked by the engine and corrected with the rows (buffer/alert-times.ts).
  */
+import type { AlertStateRow } from '../buffer/alert-state.js';
 import type { HoldRelease, HoldTag } from '../buffer/holds.js';
 import type { Hold, Point } from '../buffer/types.js';
 import type { Clock } from './clock.js';
@@ -19,7 +22,7 @@ export const CLOCK_UNTRUSTED = 'EDGE_CLOCK_UNTRUSTED';
 const UNCERTAIN = 2;
 
 export interface HoldingBuffer {
-  append(points: readonly Point[], opts?: { hold?: HoldTag }): number;
+  append(points: readonly Point[], opts?: { hold?: HoldTag; alertState?: readonly AlertStateRow[] }): number;
   holdList(): Hold[];
   releaseHold(hold: Hold, how: HoldRelease): number;
 }
@@ -50,17 +53,19 @@ export class ClockGuard {
 
   constructor(private readonly opts: ClockGuardOptions) {}
 
-  append(points: readonly Point[]): number {
+  /** `alertState` (alert events' state rows) is written in the same transaction, whatever the clock. */
+  append(points: readonly Point[], extra: { alertState?: readonly AlertStateRow[] } = {}): number {
     const v = this.check();
-    if (v.trusted) return this.opts.buffer.append(points);
+    if (v.trusted) return this.opts.buffer.append(points, extra);
     if (this.opts.mode === 'flag') {
       for (const p of points) flag(p);
       this.stats.flagged += points.length;
-      return this.opts.buffer.append(points);
+      return this.opts.buffer.append(points, extra);
     }
+    if (points.length === 0) return this.opts.buffer.append(points, extra);
     this.mayHaveHolds = true;
     this.stats.held += points.length;
-    return this.opts.buffer.append(points, { hold: { bootId: v.bootId, offsetMs: v.epochOffsetMs, sinceMono: v.mono } });
+    return this.opts.buffer.append(points, { ...extra, hold: { bootId: v.bootId, offsetMs: v.epochOffsetMs, sinceMono: v.mono } });
   }
 
   /** Looks at the clock and lets held rows go when it can. Called on every append and by the timer. */

@@ -1,5 +1,5 @@
 /** Readable lines for people watching a terminal: `--print`, the demo, `run --once`. */
-import type { Point } from '../buffer/types.js';
+import type { AlertRecord, Point } from '../buffer/types.js';
 import type { ResolvedDevice, ResolvedPoint } from '../config/types.js';
 import type { Reading } from '../drivers/types.js';
 
@@ -11,6 +11,18 @@ export function formatPoint(p: Point): string {
   const unit = p.unit ? ` ${p.unit}` : '';
   const quality = p.quality === 'good' ? '' : `  [${p.quality}${p.error ? ` ${p.error}` : ''}]`;
   return `${new Date(p.ts).toISOString()}  ${p.deviceId}/${p.pointId}  ${show(p.value)}${unit}  (raw ${show(p.raw)})${quality}`;
+}
+
+/**
+ * An alert event: `2026-01-01T10:00:00.000Z  ALERT raised  pump-1/flow/flow-high  warning  flow 36.52 m3/h is above 36.4`.
+ */
+export function formatAlert(a: AlertRecord): string {
+  const what =
+    a.state === 'cleared' ? 'cleared' : a.state === 'returned' ? 'returned (latched until acknowledged)' : a.version === 1 ? 'raised' : a.acknowledgedAt !== null ? 'acknowledged' : 'active again';
+  const at = Math.max(a.raisedAt, a.clearedAt ?? -Infinity, a.acknowledgedAt ?? -Infinity);
+  const by = a.acknowledgedBy === null ? '' : `  (acknowledged by ${a.acknowledgedBy})`;
+  const message = what === 'raised' ? a.message : `(raised: ${a.message})`;
+  return `${new Date(at).toISOString()}  ALERT ${what}  ${a.deviceId}/${a.pointId}/${a.ruleId}  ${a.severity}  ${message}${by}`;
 }
 
 export function formatReading(device: ResolvedDevice, point: ResolvedPoint, r: Reading): string {

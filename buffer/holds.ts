@@ -4,6 +4,8 @@
  * re-stamps them (shifts their timestamps by the correction it learned) or flags them.
  */
 import type Database from 'better-sqlite3';
+import { confirmAlertText } from './alert-times.js';
+import { VTYPE } from './codec.js';
 import type { Hold } from './types.js';
 
 /** The clock reading rows are held under: rows with the same tag form one range. */
@@ -61,6 +63,7 @@ export class HoldStore {
   release(hold: Hold, how: HoldRelease): number {
     let changed: number;
     if ('shiftMs' in how) {
+      this.confirmAlerts(hold, how.shiftMs);
       changed = this.db.prepare('UPDATE points SET ts = ts + ? WHERE seq BETWEEN ? AND ?').run(Math.round(how.shiftMs), hold.firstSeq, hold.lastSeq).changes;
     } else {
       // Only a good point changes (codec.ts: 0 is good): a bad one stays bad and keeps its own error.
@@ -70,6 +73,24 @@ export class HoldStore {
     }
     this.db.prepare('DELETE FROM holds WHERE first_seq = ?').run(hold.firstSeq);
     return changed;
+  }
+
+  /**
+   * Alert events in the hold carry the alert's record, whose times stamped on the untrusted clock
+   * are marked (alert-times.ts): they get the same correction as the rows' timestamps. Alert rows
+   * are rare, so they are rewritten one by one.
+   */
+  private confirmAlerts(hold: Hold, shiftMs: number): void {
+    const trusted = { bootId: hold.bootId, offsetMs: hold.offsetMs + shiftMs };
+    const rows = this.db
+      .prepare('SELECT seq, value_text FROM points WHERE seq BETWEEN ? AND ? AND vtype = ?')
+      .all(hold.firstSeq, hold.lastSeq, VTYPE.alert) as Array<{ seq: number; value_text: string | null }>;
+    if (rows.length === 0) return;
+    const update = this.db.prepare('UPDATE points SET value_text = ? WHERE seq = ?');
+    for (const r of rows) {
+      const text = confirmAlertText(r.value_text, trusted);
+      if (text !== undefined) update.run(text, r.seq);
+    }
   }
 
   /** Inside the eviction transaction: rows below `first` are gone. */

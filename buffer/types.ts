@@ -50,6 +50,22 @@ export interface AlertRecord {
   acknowledgedBy: string | null;
   latch: boolean;
   version: number;
+  /**
+   * Which of the times above were stamped while the wall clock was not trusted, each with the
+   * clock's frame then (agent/clock-sanity.ts: the boot and wall − monotonic offset). They are
+   * corrected by the same shift as the points of that time (alert-times.ts), and the mark goes.
+   * The time inside `id` is never corrected: it is an identifier, not a time.
+   */
+  unconfirmedTimes?: Partial<Record<AlertTimeField, ClockFrame>>;
+}
+
+/** The times of an alert record. */
+export type AlertTimeField = 'raisedAt' | 'clearedAt' | 'acknowledgedAt';
+
+/** A wall clock not trusted yet, as its readings can later be corrected: wall − monotonic (ms) on a boot. */
+export interface ClockFrame {
+  bootId: string;
+  offsetMs: number;
 }
 
 /** A point as read back from the buffer, with its position in the outbox. */

@@ -40,7 +40,9 @@ const COLUMNS = `alert_id text, device_id text, point_id text, rule_id text, sev
   value float8, value_text text, threshold float8, threshold_text text, unit text, raised_at timestamptz, cleared_at timestamptz,
   acknowledged_at timestamptz, acknowledged_by text, latch boolean, tags jsonb, version int, event_at timestamptz`;
 const NAMES = 'alert_id, device_id, point_id, rule_id, severity, state, message, value, value_text, threshold, threshold_text, unit, raised_at, cleared_at, acknowledged_at, acknowledged_by, latch, tags, version, event_at';
-const UPDATED = NAMES.split(', ').filter((c) => !['alert_id', 'device_id', 'point_id', 'rule_id', 'raised_at'].includes(c));
+// raised_at is updated too: an alert raised on an untrusted clock and sent flagged (buffer.untrustedClock: flag)
+// gets its corrected time with the next event once the clock is trusted.
+const UPDATED = NAMES.split(', ').filter((c) => !['alert_id', 'device_id', 'point_id', 'rule_id'].includes(c));
 
 /** $1 gateway_id, $2 a JSON array of rows (alertRowsJson). */
 export function upsertAlerts(s: string): string {

@@ -13,8 +13,10 @@
  * on-/off-delays and staleness run on its timers, so fake timers drive them in tests.
  */
 import type { AlertAckRequest, AlertStateRow } from '../../buffer/alert-state.js';
-import type { AlertRecord, Point, Value } from '../../buffer/types.js';
+import { confirmAlertTimes } from '../../buffer/alert-times.js';
+import type { AlertRecord, AlertTimeField, ClockFrame, Point, Value } from '../../buffer/types.js';
 import type { AgentConfig, AlertRule, ResolvedDevice, ResolvedPoint } from '../../config/types.js';
+import type { ClockVerdict } from '../clock-sanity.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { ActiveAlert, AlertSource } from '../status.js';
@@ -49,6 +51,13 @@ export interface AlertEngineOptions {
   publish?: (topic: string, payload: string) => Promise<void>;
   /** How often the ack queue of the state file is looked at (the CLI's acks). Default 1 s. */
   ackPollMs?: number;
+  /**
+   * Is the wall clock trusted (the clock guard's check)? While it is not, the times the engine
+   * stamps are marked with its frame, and corrected once it is — in the engine's state, on the
+   * local broker, and (by the buffer, when it releases the held events) in the events.
+   * Absent, or no answer: every time is taken as it is.
+   */
+  clockCheck?: () => Pick<ClockVerdict, 'trusted' | 'bootId' | 'offsetMs' | 'epochOffsetMs'> | undefined;
 }
 
 /** One rule of one point: its memory and, when there is one, its alert. */
@@ -80,6 +89,8 @@ export class AlertEngine implements AlertSource {
   private store: AlertStore | undefined;
   private ackTimer: unknown;
   private running = false;
+  /** Some alert holds times stamped on an untrusted clock: look at the clock until they are corrected. */
+  private unconfirmed = false;
 
   constructor(opts: AlertEngineOptions) {
     this.opts = opts;
@@ -207,9 +218,10 @@ export class AlertEngine implements AlertSource {
       return { ok: false, code: AlertErrors.notFound, error: `no active alert "${id}" (edge-agent alerts list shows the active ones)` };
     }
     if (alert.acknowledgedAt !== null) return { ok: true, alert: this.view(slot, alert) };
-    const now = this.opts.clock.now();
-    const next: AlertRecord = { ...alert, acknowledgedAt: now, acknowledgedBy: by.trim() };
-    if (alert.state === 'returned') this.change(slot, { ...next, state: 'cleared', clearedAt: now }, 'acknowledged and cleared');
+    const { now, frame } = this.stamp();
+    const current = slot.alert ?? alert; // the stamp may just have corrected its times
+    const next: AlertRecord = mark({ ...current, acknowledgedAt: now, acknowledgedBy: by.trim() }, 'acknowledgedAt', frame);
+    if (alert.state === 'returned') this.change(slot, mark({ ...next, state: 'cleared', clearedAt: now }, 'clearedAt', frame), 'acknowledged and cleared');
     else this.change(slot, next, 'acknowledged');
     return { ok: true, alert: this.view(slot, next) };
   }
@@ -303,7 +315,7 @@ export class AlertEngine implements AlertSource {
   }
 
   private raise(slot: Slot): void {
-    const now = this.opts.clock.now();
+    const { now, frame } = this.stamp();
     const { rule, point } = slot;
     slot.lastStamp = Math.max(now, slot.lastStamp + 1);
     const record: AlertRecord = {
@@ -322,25 +334,28 @@ export class AlertEngine implements AlertSource {
       acknowledgedBy: null,
       latch: rule.latch,
       version: 0,
+      ...(frame === undefined ? {} : { unconfirmedTimes: { raisedAt: frame } }),
     };
     this.change(slot, record, 'raised');
   }
 
   /** The condition is gone (after clearFor): clear, or hold a latched alert until acknowledged. */
   private conditionGone(slot: Slot): void {
+    if (slot.alert === undefined) return;
+    const { now, frame } = this.stamp();
     const alert = slot.alert;
-    if (alert === undefined) return;
-    const now = this.opts.clock.now();
     if (alert.latch && alert.acknowledgedAt === null) this.change(slot, { ...alert, state: 'returned' }, 'returned to normal; latched until acknowledged');
-    else this.change(slot, { ...alert, state: 'cleared', clearedAt: now }, 'cleared');
+    else this.change(slot, mark({ ...alert, state: 'cleared', clearedAt: now }, 'clearedAt', frame), 'cleared');
   }
 
   /** One event: state, outbox, local broker, log, listeners. */
   private change(slot: Slot, next: AlertRecord, what: string): void {
-    const record: AlertRecord = { ...next, version: next.version + 1 };
+    const { now, trusted } = this.stamp();
+    const confirmed = trusted === undefined ? next : confirmAlertTimes(next, trusted);
+    const record: AlertRecord = { ...confirmed, version: next.version + 1 };
     slot.alert = record.state === 'cleared' ? undefined : record;
     if (record.state === 'cleared') slot.on = false;
-    const now = this.opts.clock.now();
+    if (record.unconfirmedTimes !== undefined) this.unconfirmed = true;
     const event: Point = {
       deviceId: record.deviceId,
       pointId: record.pointId,
@@ -372,6 +387,47 @@ export class AlertEngine implements AlertSource {
         this.log.warn({ err, alert: record.id }, 'alert listener failed');
       }
     }
+  }
+
+  /**
+   * The time of an event, and — while the wall clock is not trusted — the clock's frame to mark it
+   * with. Once the clock is trusted, first corrects every time marked earlier (confirmTimes).
+   */
+  private stamp(at?: number): { now: number; frame: ClockFrame | undefined; trusted: { bootId: string; offsetMs: number } | undefined } {
+    const now = at ?? this.opts.clock.now();
+    const v = this.opts.clockCheck?.();
+    if (v === undefined) return { now, frame: undefined, trusted: undefined };
+    if (!v.trusted) return { now, frame: { bootId: v.bootId, offsetMs: Math.round(v.epochOffsetMs) }, trusted: undefined };
+    const trusted = { bootId: v.bootId, offsetMs: v.offsetMs };
+    if (this.unconfirmed) this.confirmTimes(trusted);
+    return { now, frame: undefined, trusted };
+  }
+
+  /**
+   * The clock is trusted now: the alerts' times stamped before are corrected by the same shift as
+   * the points held meanwhile, saved, and republished on the local broker. (The held events get
+   * theirs from the buffer when it releases them; the central link's listeners are not called:
+   * nothing happened to the alert.)
+   */
+  private confirmTimes(trusted: { bootId: string; offsetMs: number }): void {
+    this.unconfirmed = false;
+    const rows: AlertStateRow[] = [];
+    const changed: Slot[] = [];
+    for (const slot of this.slots.values()) {
+      const alert = slot.alert;
+      if (alert?.unconfirmedTimes === undefined) continue;
+      slot.alert = confirmAlertTimes(alert, trusted);
+      rows.push({ key: slot.key, record: JSON.stringify(slot.alert) });
+      changed.push(slot);
+    }
+    if (rows.length === 0) return;
+    try {
+      this.store?.commit([], rows);
+    } catch (err) {
+      this.log.warn({ err, alerts: rows.length }, 'corrected alert times could not be saved; saved with the next change');
+    }
+    this.log.info({ alerts: changed.map((s) => s.alert?.id) }, 'wall clock trusted: times of active alerts corrected');
+    for (const slot of changed) void this.publish(slot);
   }
 
   /** `<prefix>/<gateway>/alerts/<device>/<point>/<rule>`, retained; an empty payload once cleared. */
@@ -435,14 +491,17 @@ export class AlertEngine implements AlertSource {
       return;
     }
     slot.alert = record;
+    if (record.unconfirmedTimes !== undefined) this.unconfirmed = true;
     slot.on = record.state === 'active';
     slot.lastValue = record.value;
     slot.lastStamp = Number(record.id.slice(record.id.lastIndexOf('@') + 1)) || record.raisedAt;
   }
 
   /** The rule left the configuration: its alert could never clear by itself, so it is cleared now. */
-  private ruleGone(key: string, record: AlertRecord, now: number): void {
-    const gone: AlertRecord = { ...record, state: 'cleared', clearedAt: now, version: record.version + 1 };
+  private ruleGone(key: string, stored: AlertRecord, at: number): void {
+    const { now, frame, trusted } = this.stamp(at);
+    const record = trusted === undefined ? stored : confirmAlertTimes(stored, trusted);
+    const gone: AlertRecord = mark({ ...record, state: 'cleared', clearedAt: now, version: record.version + 1 }, 'clearedAt', frame);
     const { settings } = this.config;
     const event: Point = {
       deviceId: record.deviceId,
@@ -469,6 +528,7 @@ export class AlertEngine implements AlertSource {
     this.ackTimer = this.opts.clock.setTimeout(() => {
       if (!this.running) return;
       this.applyQueuedAcks();
+      if (this.unconfirmed) this.stamp();
       this.scheduleAckPoll();
     }, this.opts.ackPollMs ?? 1000);
   }
@@ -486,4 +546,15 @@ export class AlertEngine implements AlertSource {
       this.log.warn({ err: (err as Error).message }, 'could not read queued alert acknowledgements; trying again');
     }
   }
+}
+
+/** The record with `field` marked as stamped on an untrusted clock (frame), or unmarked (it is right). */
+function mark(record: AlertRecord, field: AlertTimeField, frame: ClockFrame | undefined): AlertRecord {
+  const rest = { ...record.unconfirmedTimes };
+  delete rest[field];
+  const marks = frame === undefined ? rest : { ...rest, [field]: frame };
+  const out: AlertRecord = { ...record };
+  if (Object.keys(marks).length === 0) delete out.unconfirmedTimes;
+  else out.unconfirmedTimes = marks;
+  return out;
 }

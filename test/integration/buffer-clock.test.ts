@@ -7,15 +7,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Agent } from '../../agent/agent.js';
-import type { Clock } from '../../agent/clock.js';
-import { CLOCK_FLOOR_MS, type ClockSources } from '../../agent/clock-sanity.js';
+import { CLOCK_FLOOR_MS } from '../../agent/clock-sanity.js';
 import type { Point } from '../../buffer/types.js';
-import { loadConfig } from '../../config/index.js';
 import type { RunningModbusServer } from '../../drivers/modbus/server.js';
 import { until } from '../helpers/buffer-file.js';
+import { SkewedClock, skewedAgent } from '../helpers/clocks.js';
 import { type TestSchema } from '../helpers/postgres.js';
 import { startRig, type Rig } from '../helpers/rig.js';
 
@@ -31,20 +28,6 @@ beforeAll(async () => {
 
 afterAll(() => rig?.close());
 
-/** Real timers, a wall clock that is off by `skew` until "NTP" sets it right. */
-class SkewedClock implements Clock {
-  skew = 0;
-  now(): number {
-    return Date.now() + this.skew;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    return setTimeout(fn, ms);
-  }
-  clearTimeout(h: unknown): void {
-    clearTimeout(h as NodeJS.Timeout);
-  }
-}
-
 function makeAgent(gateway: string, mode: 'restamp' | 'flag', clock: SkewedClock) {
   const text = `
 gateway: { id: ${gateway} }
@@ -59,20 +42,7 @@ devices:
     points:
 ${Array.from({ length: 10 }, (_, a) => `      p${a}: { register: holding, address: ${a}, type: uint16 }`).join('\n')}
 `;
-  const sources: ClockSources = {
-    wall: () => clock.now(),
-    mono: () => Number(process.hrtime.bigint() / 1_000_000n),
-    bootId: () => 'test-boot',
-    synchronized: () => undefined,
-  };
-  const agent = new Agent({
-    config: loadConfig({ text, format: 'yaml', env: {} }),
-    logger: pino({ level: 'silent' }),
-    clock,
-    clockSources: sources,
-    forwarder: { idleMs: 100, backoff: { initialMs: 100, maxMs: 400 } },
-    stopGraceMs: 3000,
-  });
+  const agent = skewedAgent(text, clock);
   const emitted: Point[] = [];
   agent.pipeline.onPoints((ps) => emitted.push(...ps.map((p) => ({ ...p }))));
   return { agent, emitted };

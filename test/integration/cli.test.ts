@@ -2,6 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { demoConfigPath } from '../../agent/cli.js';
+import { loadConfig } from '../../config/index.js';
 import { collect, runCli, startCli, waitForOutput } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-cli-'));
@@ -17,6 +19,9 @@ describe('edge-agent validate', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toMatch(/demo\.yaml: ok, 1 device, \d+ points$/);
+    // With its local alert (the demo shows one raised and cleared within a minute or two).
+    const flow = loadConfig({ file: demoConfigPath(), env: {} }).devices[0]?.points.find((p) => p.id === 'flow');
+    expect(flow?.alerts).toMatchObject([{ id: 'flow-high', above: 36.4, clearBelow: 36, for: 4000, clearFor: 4000, severity: 'warning' }]);
   });
 
   it('lists every error of a broken file with its path and exits 1', async () => {

@@ -5,41 +5,17 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ClockGuard } from '../../../agent/clock-sanity-guard.js';
-import { CLOCK_FLOOR_MS, ClockSanity, type ClockSources } from '../../../agent/clock-sanity.js';
+import { CLOCK_FLOOR_MS, ClockSanity } from '../../../agent/clock-sanity.js';
 import { SqliteBuffer } from '../../../buffer/sqlite-buffer.js';
 import type { Point } from '../../../buffer/types.js';
+import { HandClocks } from '../../helpers/clocks.js';
 import { realisticPoint, tempDir } from '../buffer/fixtures.js';
 
 const logger = pino({ level: 'silent' });
 
-/** A Pi that booted offline: the wall clock starts in 1970 (or wherever the test puts it). */
-class Clocks implements ClockSources {
-  mono_ = 10_000;
-  wall_ = 0;
-  boot = 'boot-1';
-  sync: boolean | undefined = undefined;
-  wall(): number {
-    return this.wall_;
-  }
-  mono(): number {
-    return this.mono_;
-  }
-  bootId(): string {
-    return this.boot;
-  }
-  synchronized(): boolean | undefined {
-    return this.sync;
-  }
-  /** Time passes: both clocks run. */
-  pass(ms: number): void {
-    this.mono_ += ms;
-    this.wall_ += ms;
-  }
-}
-
 describe('ClockSanity', () => {
   it('distrusts a clock before the floor, far after it, or one the NTP client says is not synced', () => {
-    const c = new Clocks();
+    const c = new HandClocks();
     const s = new ClockSanity({ sources: c, logger });
     expect(s.check()).toMatchObject({ trusted: false, reason: 'before-floor' });
     c.wall_ = CLOCK_FLOOR_MS + 1000;
@@ -49,7 +25,7 @@ describe('ClockSanity', () => {
   });
 
   it('asks the NTP client again only every so often (monotonic), and at once after a jump', () => {
-    const c = new Clocks();
+    const c = new HandClocks();
     c.wall_ = CLOCK_FLOOR_MS + 86_400_000; // fake-hwclock: plausible but not synced
     c.sync = false;
     const s = new ClockSanity({ sources: c, logger, syncCheckEveryMs: 30_000 });
@@ -62,7 +38,7 @@ describe('ClockSanity', () => {
   });
 
   it('detects jumps as wall delta minus monotonic delta, and starts a new epoch offset', () => {
-    const c = new Clocks();
+    const c = new HandClocks();
     c.wall_ = CLOCK_FLOOR_MS + 5000;
     const s = new ClockSanity({ sources: c, logger, jumpThresholdMs: 2000 });
     const v0 = s.check();
@@ -92,10 +68,10 @@ describe('ClockGuard', () => {
   });
 
   /** A reading stamped by the (wrong) wall clock at this moment. */
-  const readAt = (c: Clocks, i: number): Point => ({ ...realisticPoint(i), ts: c.wall(), value: i });
+  const readAt = (c: HandClocks, i: number): Point => ({ ...realisticPoint(i), ts: c.wall(), value: i });
 
   it('restamp: holds points read on a 1970 clock and, once NTP steps the clock, re-stamps them from the monotonic offset', () => {
-    const c = new Clocks();
+    const c = new HandClocks();
     c.wall_ = 1000; // booted offline: 1970-01-01T00:00:01Z
     const sanity = new ClockSanity({ sources: c, logger });
     const guard = new ClockGuard({ sanity, buffer, mode: 'restamp', logger });
@@ -119,7 +95,7 @@ describe('ClockGuard', () => {
   });
 
   it('restamp: the timer releases held rows even when no new point arrives; rows of an earlier boot are flagged', () => {
-    const c = new Clocks();
+    const c = new HandClocks();
     c.wall_ = 1000;
     const sanity = new ClockSanity({ sources: c, logger });
     const guard = new ClockGuard({ sanity, buffer, mode: 'restamp', logger });
@@ -136,7 +112,7 @@ describe('ClockGuard', () => {
   });
 
   it('flag: sends at once, good points as uncertain with EDGE_CLOCK_UNTRUSTED, bad ones unchanged', () => {
-    const c = new Clocks();
+    const c = new HandClocks();
     c.wall_ = 1000;
     const guard = new ClockGuard({ sanity: new ClockSanity({ sources: c, logger }), buffer, mode: 'flag', logger });
     const bad: Point = { ...readAt(c, 1), value: null, quality: 'bad', error: 'EDGE_DEVICE_TIMEOUT' };
