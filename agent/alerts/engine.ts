@@ -258,7 +258,9 @@ export class AlertEngine implements AlertSource {
       this.apply(slot, p.quality === 'bad');
       return;
     }
-    const cond = valueCondition(slot.rule, p, slot.on, slot.window);
+    // Hysteresis holds an alert that is active; a pending raise needs the limit itself crossed for
+    // the whole on-delay (a value inside the band must not finish it, nor be reported as above it).
+    const cond = valueCondition(slot.rule, p, slot.on && slot.alert?.state === 'active', slot.window);
     if (cond === undefined) return;
     slot.lastValue = p.value;
     this.apply(slot, cond);

@@ -106,6 +106,18 @@ describe('alert engine', () => {
     ]);
   });
 
+  it('an on-delay needs the limit itself: a dip into the hysteresis band cancels a pending raise', () => {
+    const e = engine(config([{ above: 120, for: '30s', clearBelow: 115 }]));
+    e.evaluate([reading(125)]);
+    fake.tick(10_000);
+    e.evaluate([reading(118)]); // not above 120: the pending raise ends (the band only holds an active alert)
+    fake.tick(25_000);
+    expect(e.list()).toEqual([]);
+    e.evaluate([reading(121)]);
+    fake.tick(30_000);
+    expect(e.list()).toMatchObject([{ state: 'active', value: 121 }]);
+  });
+
   it('clears only after the off-delay, and a return inside it keeps the alert', () => {
     const e = engine(config([{ below: 5, clearFor: '10s' }]));
     e.evaluate([reading(3)]);
