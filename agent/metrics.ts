@@ -91,6 +91,10 @@ export class AgentMetrics {
     this.gauge('edge_clock_trusted', '1 when the wall clock is trusted', [], one((s) => (s.clock === null ? undefined : s.clock.trusted ? 1 : 0)));
     this.counter('edge_clock_jumps_total', 'Wall-clock jumps seen', [], one((s) => s.clock?.jumps));
 
+    // The ops link (prom-client shows a label-less gauge as 0 when unset: so does a disabled link)
+    this.gauge('edge_central_up', '1 when the MQTT link to central ops is online; 0 when it is not, or no central.url is set', [], one((s) => (s.central.state === 'online' ? 1 : 0)));
+    this.gauge('edge_central_failed_attempts', 'Connection attempts to central ops that failed since the last connect', [], one((s) => s.central.attempts));
+
     // Alerts
     this.gauge('edge_alerts_active', 'Alerts active now, by severity', ['severity'], (s) => {
       const counts = new Map<string, number>([['critical', 0], ['warning', 0], ['info', 0]]);

@@ -106,6 +106,7 @@ describe.skipIf(skip)('central link with credentials and TLS (Mosquitto)', () =>
     // The password is in no log line and not in /status.
     expect(JSON.stringify(gw.logs)).not.toContain(PASSWORDS['gw-good']);
     expect(JSON.stringify(s)).not.toContain(PASSWORDS['gw-good']);
+    expect(await fetch(`${gw.url}/metrics`).then((r) => r.text())).toMatch(/^edge_central_up 1$/m);
   });
 
   it('a wrong password is refused and logged with its code; the agent keeps retrying with capped back-off and keeps buffering', async () => {
@@ -131,6 +132,9 @@ describe.skipIf(skip)('central link with credentials and TLS (Mosquitto)', () =>
     expect(delivered.get('gw-wrongpw')?.[0]).toMatchObject({ deviceId: 'pump-1', value: 42 });
     const later = await status(gw);
     expect(later.central.attempts).toBeGreaterThan(s.central.attempts); // still retrying
+    const metrics = await fetch(`${gw.url}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/^edge_central_up 0$/m);
+    expect(metrics).toMatch(/^edge_central_failed_attempts [1-9]\d*$/m);
     expect(later.buffer).not.toBeNull();
     expect(ops.seen.some((m) => m.topic === `${PREFIX}/gw-wrongpw/state` && m.payload === 'online')).toBe(false);
   });

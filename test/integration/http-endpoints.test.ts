@@ -171,6 +171,7 @@ describe('/metrics', () => {
     expect(text).toMatch(/^edge_device_requests_per_poll\{device="pump-1"\} 3$/m);
     expect(text).toMatch(/^edge_sink_up\{sink="postgres"\} 0$/m);
     expect(text).toMatch(/^edge_alerts_active\{severity="critical"\} 0$/m);
+    expect(text).toMatch(/^edge_central_up 0$/m); // no central.url: no link
   });
 
   it('is scraped by a real scraper (VictoriaMetrics) with the bearer token', async () => {
