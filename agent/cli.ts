@@ -2,8 +2,7 @@
 /**
  * edge-agent's command line. Exit codes: 0 ok, 1 invalid config or failed run, 2 usage error.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino } from 'pino';
@@ -19,6 +18,7 @@ import { systemdFromEnv } from './notify.js';
 import { formatAlert, formatOnce, formatPoint } from './print.js';
 import { probeCommand } from './probe.js';
 import { transformReading } from './transform.js';
+import { packageRoot, packageVersion } from './http-static.js';
 
 const HELP: Record<string, string> = {
   main: `edge-agent — reads Modbus devices, transforms and buffers readings, forwards them to InfluxDB and PostgreSQL.
@@ -377,24 +377,8 @@ function usage(message: string, command = 'main'): number {
   return 2;
 }
 
-/** The package root, found from this file whether it runs from source or from dist/. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'edge-agent') return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the edge-agent package root');
-    dir = up;
-  }
-}
-
 export function demoConfigPath(): string {
   return join(packageRoot(), 'config', 'demo.yaml');
-}
-
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 const invokedDirectly = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === (await realpath(process.argv[1]));
