@@ -10,20 +10,11 @@ import type { AgentPhase, AgentView } from '../../../agent/status.js';
 import { noAlerts } from '../../../agent/status.js';
 import { ProgressMonitor } from '../../../agent/watchdog.js';
 import type { BufferStats } from '../../../buffer/types.js';
+import { loadConfig } from '../../../config/index.js';
 import type { AgentConfig } from '../../../config/types.js';
 
-const config = {
-  settings: {
-    gateway: { id: 'gw-u', site: 'gw-u', tags: {} },
-    buffer: { path: ':memory:' },
-    sinks: { influx: { url: '', token: '', org: '', bucket: '' }, postgres: { url: '', schema: 'edge' } },
-    http: { host: '127.0.0.1', port: 0, token: '' },
-    log: { level: 'silent' },
-  },
-  devices: [],
-  simulators: [],
-  source: 'test',
-} as unknown as AgentConfig;
+// A real config from the loader, so the view never drifts from what the agent serves.
+const config: AgentConfig = loadConfig({ text: 'gateway: { id: gw-u }\nbuffer: { path: ":memory:" }\nlog: { level: silent }\n', format: 'yaml', env: {} });
 
 let server: HttpServer | undefined;
 afterEach(async () => {
