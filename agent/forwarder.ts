@@ -126,6 +126,9 @@ export class Forwarder {
       // Shutting down: go on only while there is a backlog and the sink takes it.
       if (this.draining && next.delay > 0) break;
       if (next.delay > 0) await this.wait(next.delay, next.wakeable);
+      // Draining a backlog: let pending I/O (poll answers, the other sink) run before the next
+      // batch is read and encoded, or catch-up starves the polls (bench/: poll_slip_ms_p99).
+      else await sleep(this.opts.clock, 0);
     }
   }
 

@@ -41,6 +41,13 @@ export function encodeRow(series: SeriesCache, p: Point): EncodedRow {
   return [series.idFor(p), p.ts, v.vtype, v.value, v.text, r.rtype, r.raw, r.text, encodeQuality(p.quality), p.error ?? null];
 }
 
+/** encodeRow with the row's seq first: the points insert's parameters, bound as one array (no spread per row on the append path). */
+export function encodeRowAt(series: SeriesCache, p: Point, seq: number): [seq: number, ...EncodedRow] {
+  const v = p.alert === undefined ? encodeValue(p.value) : encodeAlert(p.value, p.alert);
+  const r = encodeRaw(p.raw, p.value);
+  return [seq, series.idFor(p), p.ts, v.vtype, v.value, v.text, r.rtype, r.raw, r.text, encodeQuality(p.quality), p.error ?? null];
+}
+
 export function decodeRow(series: SeriesCache, row: PointRow): BufferedPoint {
   const [seq, seriesId, ts, vtype, v, vText, rtype, raw, rawText, quality, error] = row;
   const s = series.get(seriesId);

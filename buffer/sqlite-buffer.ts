@@ -21,7 +21,7 @@ import { DropReporter, type DropReason } from './drops.js';
 import { BufferError } from './errors.js';
 import { HoldStore, type HoldRelease, type HoldTag } from './holds.js';
 import { checkIntegrity, isCorruption, moveAside, openFile } from './open.js';
-import { ROW_COLUMNS, decodeRow, encodeRow, type PointRow } from './rows.js';
+import { ROW_COLUMNS, decodeRow, encodeRowAt, type PointRow } from './rows.js';
 import { configure, migrate } from './schema.js';
 import { SeriesCache } from './series.js';
 import { collectStats } from './stats.js';
@@ -78,6 +78,8 @@ interface Statements {
   saveLastSeq: Database.Statement<[number]>;
   addDropped: Database.Statement<[number]>;
   addSinkDropped: Database.Statement<[string, number, number]>;
+  pageCount: Database.Statement<[], number>;
+  freelistCount: Database.Statement<[], number>;
 }
 
 /** Thrown inside an append transaction to refuse the whole append (rejectNew at the bound). */
@@ -174,6 +176,9 @@ export class SqliteBuffer {
         saveLastSeq: db.prepare("UPDATE meta SET value = ? WHERE key = 'last_seq'"),
         addDropped: db.prepare("UPDATE meta SET value = value + ? WHERE key = 'dropped'"),
         addSinkDropped: db.prepare('INSERT INTO sink_counters (sink, dropped) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET dropped = dropped + ?'),
+        // Asked on every append (the byte bound): prepared once, as db.pragma() compiles each call.
+        pageCount: db.prepare<[], number>('PRAGMA page_count').pluck(),
+        freelistCount: db.prepare<[], number>('PRAGMA freelist_count').pluck(),
       };
       // The counter never goes back, even if every row was deleted: a cursor must never point
       // past rows that are still to come.
@@ -350,7 +355,7 @@ export class SqliteBuffer {
     return this.holds.list();
   }
 
-  /** Re-stamps (shifts timestamps) or flags the rows of a hold, and lets them be delivered. */
+  /** Re-stamps (shifts timestamps, and the marked times of alert records) or flags the rows of a hold, and lets them be delivered. */
   releaseHold(hold: Hold, how: HoldRelease): number {
     this.assertOpen();
     try {
@@ -441,7 +446,7 @@ export class SqliteBuffer {
     let seq = this.lastSeq;
     for (const p of points) {
       seq++;
-      this.st.insertPoint.run(seq, ...encodeRow(this.series, p));
+      this.st.insertPoint.run(encodeRowAt(this.series, p, seq));
     }
     this.st.saveLastSeq.run(seq);
     return seq;
@@ -534,12 +539,12 @@ export class SqliteBuffer {
   }
 
   private usedBytes(): number {
-    const pages = this.pageCount() - (this.db.pragma('freelist_count', { simple: true }) as number);
+    const pages = this.pageCount() - (this.st.freelistCount.get() as number);
     return pages * this.pageSize;
   }
 
   private pageCount(): number {
-    return this.db.pragma('page_count', { simple: true }) as number;
+    return this.st.pageCount.get() as number;
   }
 
   private rowCount(): number {
