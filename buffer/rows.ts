@@ -6,21 +6,7 @@ import type { AlertRecord, BufferedPoint, Point, Value } from './types.js';
 /** The columns after seq, in this order, in both tables. */
 export const ROW_COLUMNS = 'series_id, ts, vtype, value, value_text, rtype, raw, raw_text, quality, error';
 
-/** A row in raw (array) mode, which skips building a keyed object per row. */
-export type PointRow = [
-  seq: number,
-  seriesId: number,
-  ts: number,
-  vtype: number,
-  value: number | null,
-  valueText: string | null,
-  rtype: number,
-  raw: number | null,
-  rawText: string | null,
-  quality: number,
-  error: string | null,
-];
-
+/** A row's columns after seq, as bound to the INSERT. */
 export type EncodedRow = [
   seriesId: number,
   ts: number,
@@ -33,6 +19,9 @@ export type EncodedRow = [
   quality: number,
   error: string | null,
 ];
+
+/** A row in raw (array) mode, which skips building a keyed object per row. */
+export type PointRow = [seq: number, ...row: EncodedRow];
 
 /** Must run inside a write transaction: it may create the series row. */
 export function encodeRow(series: SeriesCache, p: Point): EncodedRow {
