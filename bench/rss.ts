@@ -76,7 +76,9 @@ export async function benchRss(o: { dir: string; minutes: number; pgUrl: string;
   const lastSeq = (): number => {
     try {
       reader ??= fs.existsSync(file) ? openFile(file, { readonly: true }) : undefined;
-      return (reader?.prepare("SELECT value FROM meta WHERE key = 'last_seq'").pluck().get() as number | undefined) ?? 0;
+      // The counter is saved with deletes; between them the newest row carries it.
+      const saved = (reader?.prepare("SELECT value FROM meta WHERE key = 'last_seq'").pluck().get() as number | undefined) ?? 0;
+      return Math.max(saved, (reader?.prepare('SELECT max(seq) FROM points').pluck().get() as number | null | undefined) ?? 0);
     } catch {
       return 0;
     }

@@ -448,7 +448,6 @@ export class SqliteBuffer {
       seq++;
       this.st.insertPoint.run(encodeRowAt(this.series, p, seq));
     }
-    this.st.saveLastSeq.run(seq);
     return seq;
   }
 
@@ -468,7 +467,7 @@ export class SqliteBuffer {
       this.cursors.set(sink, upto);
       this.st.upsertCursor.run(sink, upto);
     }
-    this.st.deleteUpTo.run(upto);
+    this.deleteUpTo(upto);
     this.holds.trimBelow(upto + 1);
     this.recordDrop(reason, upto - first + 1, bySink);
     return upto - first + 1;
@@ -573,7 +572,18 @@ export class SqliteBuffer {
     let min = Infinity;
     for (const c of this.cursors.values()) min = Math.min(min, c);
     const upto = Math.min(min, first + this.opts.maxDeletePerAck - 1);
-    if (upto >= first) this.st.deleteUpTo.run(upto);
+    if (upto >= first) this.deleteUpTo(upto);
+  }
+
+  /**
+   * Deletes the rows up to `upto` and, in the same transaction, saves the seq counter. An append
+   * does not save it: the newest row carries it (open takes the larger of the two), so an append
+   * writes the leaf page of `points` and nothing else — one WAL page less per commit, which is
+   * most of the SD-card writes at a poll a second. Only a delete can take the newest row away.
+   */
+  private deleteUpTo(upto: number): void {
+    this.st.deleteUpTo.run(upto);
+    this.st.saveLastSeq.run(this.lastSeq);
   }
 
   private loadCursors(): void {

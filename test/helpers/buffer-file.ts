@@ -11,7 +11,7 @@ export interface BufferedKey {
   key: string;
 }
 
-/** `device/point@ts` for every row in the file, and meta.last_seq (0 if there is no file yet). */
+/** `device/point@ts` for every row in the file, and the seq counter (0 if there is no file yet). */
 export function readBufferFile(path: string): { rows: BufferedKey[]; lastSeq: number } {
   if (!fs.existsSync(path)) return { rows: [], lastSeq: 0 };
   const db = new Database(path, { readonly: true, fileMustExist: true });
@@ -19,7 +19,9 @@ export function readBufferFile(path: string): { rows: BufferedKey[]; lastSeq: nu
     const rows = db
       .prepare('SELECT p.seq AS seq, s.device_id AS d, s.point_id AS p, p.ts AS ts FROM points p JOIN series s ON s.id = p.series_id ORDER BY p.seq')
       .all() as Array<{ seq: number; d: string; p: string; ts: number }>;
-    const lastSeq = db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").pluck().get() as number;
+    // The counter is saved with deletes; the newest row carries it otherwise (buffer/sqlite-buffer.ts).
+    const saved = db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").pluck().get() as number;
+    const lastSeq = Math.max(saved, (db.prepare('SELECT max(seq) FROM points').pluck().get() as number | null) ?? 0);
     return { rows: rows.map((r) => ({ seq: r.seq, key: `${r.d}/${r.p}@${r.ts}` })), lastSeq };
   } finally {
     db.close();

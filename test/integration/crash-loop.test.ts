@@ -4,7 +4,7 @@
  * committed to the buffer is in PostgreSQL exactly once and in VictoriaMetrics (InfluxDB API).
  *
  * Ground truth: seqs are assigned from a persisted counter, contiguous from 1 and never reused,
- * and committed with the rows, so the file's final last_seq is the number of points ever
+ * and committed with the rows, so the file's final seq counter is the number of points ever
  * committed (each has its own device/point/timestamp). On top, every point the agent printed
  * (`--print` prints after the commit) and every row seen in the file between runs must be
  * centrally, by name.
