@@ -198,9 +198,12 @@ export function loadBootConfig(opts: { file: string; env: Env }): BootConfig {
   base.state = state;
   const pending = state.pending();
   if (pending !== undefined) {
+    // Recorded like a rollback before the pending file goes: a push that took the agent down
+    // mid-apply must not be replayed into a crash loop. Ops re-send it under a new rev.
+    state.recordRolledBack({ rev: pending.rev, at: Date.now(), reason: 'interrupted: the agent stopped while applying it', failures: [] });
     state.discardPending();
     base.interruptedRev = pending.rev;
-    base.notes.push(`config rev ${pending.rev} was being applied when the agent stopped; it was discarded`);
+    base.notes.push(`config rev ${pending.rev} was being applied when the agent stopped; it was discarded (push it again under a higher rev)`);
   }
   const lkg = state.lastKnownGood();
   if (lkg === undefined) return base;

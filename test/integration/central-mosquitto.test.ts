@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.js';
 import type { Point } from '../../buffer/types.js';
-import { loadBootConfig } from '../../config/config-state.js';
+import { ConfigState, loadBootConfig } from '../../config/config-state.js';
 import { generateSigningKeys, signContent } from '../../config/signing.js';
 import { createPrivateKey } from 'node:crypto';
 import type { Sink } from '../../sinks/types.js';
@@ -276,5 +276,7 @@ describe('boot after an apply was interrupted', () => {
     // The ops link always comes from the local file.
     expect(boot.config.settings.central.url).toBe('mqtt://127.0.0.1:1');
     expect(existsSync(join(state, 'pending.json'))).toBe(false);
+    // Refused from now on, like a rolled-back push: a push that took the agent down is not replayed.
+    expect(new ConfigState(state).rolledBack()).toMatchObject({ rev: 5, reason: expect.stringMatching(/^interrupted/) });
   });
 });
