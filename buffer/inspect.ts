@@ -10,7 +10,7 @@ import { AlertStateStore } from './alert-state.js';
 import { DeadLetterStore, type DeadLetterQuery } from './dead-letters.js';
 import { BufferError } from './errors.js';
 import { openFile } from './open.js';
-import { SCHEMA_VERSION } from './schema.js';
+import { SCHEMA_VERSION, schemaTooNew } from './schema.js';
 import { SeriesCache } from './series.js';
 import { collectStats } from './stats.js';
 import type { BufferStats, DeadLetter } from './types.js';
@@ -35,7 +35,7 @@ export class BufferInspector {
       db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) {
-        throw new BufferError('EDGE_BUFFER_SCHEMA_TOO_NEW', `${path} was written by a newer agent (schema ${version}, this one knows ${SCHEMA_VERSION})`);
+        throw schemaTooNew(path, version);
       }
       if (version < SCHEMA_VERSION) {
         throw new BufferError('EDGE_BUFFER_OPEN_FAILED', `${path} is from an older agent (schema ${version}); start the agent once to upgrade it`);

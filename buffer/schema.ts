@@ -111,14 +111,18 @@ const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/** A file from a newer agent (a downgrade): refused rather than guessed at, with what to do. */
+export function schemaTooNew(path: string, version: number): BufferError {
+  return new BufferError(
+    'EDGE_BUFFER_SCHEMA_TOO_NEW',
+    `${path} was written by a newer edge-agent (buffer schema ${version}; this one knows up to ${SCHEMA_VERSION}), and its points are kept untouched. ` +
+      'Install that newer version again, or move the file aside to start with an empty buffer (the points in it are then not sent).',
+  );
+}
+
 export function migrate(db: Database.Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > SCHEMA_VERSION) {
-    throw new BufferError(
-      'EDGE_BUFFER_SCHEMA_TOO_NEW',
-      `buffer file has schema version ${current}, this agent knows up to ${SCHEMA_VERSION}; refusing to touch it`,
-    );
-  }
+  if (current > SCHEMA_VERSION) throw schemaTooNew(db.name, current);
   for (let v = current; v < SCHEMA_VERSION; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v] as string);
@@ -136,7 +140,10 @@ export function configure(db: Database.Database, opts: { synchronous: 'normal' |
   // ':memory:' answers 'memory'; anything else means the file system cannot do WAL (e.g. some
   // network mounts), and DELETE journaling would turn every append into several fsyncs.
   if (mode !== 'wal' && !db.memory) {
-    throw new BufferError('EDGE_BUFFER_OPEN_FAILED', `could not put ${db.name} in WAL mode (got '${mode}')`);
+    throw new BufferError(
+      'EDGE_BUFFER_OPEN_FAILED',
+      `could not put ${db.name} in SQLite WAL mode (got '${mode}'): put buffer.path on a local file system (the SD card or a disk), not a network mount`,
+    );
   }
   db.pragma(`synchronous = ${opts.synchronous.toUpperCase()}`);
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);

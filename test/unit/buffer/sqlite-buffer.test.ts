@@ -4,6 +4,7 @@ import { BufferError } from '../../../buffer/errors.js';
 import { SqliteBuffer } from '../../../buffer/sqlite-buffer.js';
 import type { Point } from '../../../buffer/types.js';
 import { points, realisticPoint, tempDir } from './fixtures.js';
+import { BufferInspector } from '../../../buffer/inspect.js';
 
 let tmp: ReturnType<typeof tempDir>;
 const open: SqliteBuffer[] = [];
@@ -227,5 +228,9 @@ describe('SqliteBuffer', () => {
     (b as unknown as { db: { pragma: (s: string) => unknown } }).db.pragma('user_version = 99');
     b.close();
     expect(() => buffer(['s'], file)).toThrow(expect.objectContaining({ code: 'EDGE_BUFFER_SCHEMA_TOO_NEW' }));
+    // The agent and the operator commands say the same thing, including what to do about it.
+    for (const open of [() => buffer(['s'], file), () => BufferInspector.open(file, { write: false })]) {
+      expect(open).toThrow(/written by a newer edge-agent \(buffer schema 99; .*move the file aside/);
+    }
   });
 });
