@@ -68,8 +68,8 @@ const STEP_MS = 1000;
 /** After a longer gap (a suspended laptop, a clock jump) only the last hour is simulated. */
 const MAX_CATCH_UP_MS = 3_600_000;
 
-/** mulberry32: tiny, fast and good enough for sensor noise. */
-function rng(seed: number): () => number {
+/** mulberry32: tiny, fast and good enough for sensor noise (and for replayable random tests). */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

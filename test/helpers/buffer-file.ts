@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
+import { rng } from '../../drivers/modbus/well-pump-model.js';
 
 export interface BufferedKey {
   seq: number;
@@ -54,14 +55,5 @@ export async function until(what: string, check: () => Promise<boolean> | boolea
   }
 }
 
-/** A small seeded PRNG (mulberry32), so a failing random run can be replayed from its seed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG (the simulator's mulberry32), so a failing random run can be replayed from its seed. */
+export const seeded = rng;
