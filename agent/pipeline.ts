@@ -27,6 +27,7 @@ export class Pipeline {
   private readonly exception = new Map<string, ExceptionState>();
   private readonly listeners: Array<(points: Point[]) => void> = [];
   private readonly evaluators: Array<(points: readonly Point[]) => void> = [];
+  private readonly byDevice = new WeakMap<ResolvedDevice, Map<string, ResolvedPoint>>();
 
   constructor(private readonly out: PointSink) {}
 
@@ -43,6 +44,19 @@ export class Pipeline {
     this.evaluators.push(evaluator);
   }
 
+  /**
+   * The device's points by id, built once per device config (a pushed config brings new device
+   * objects, which the WeakMap then forgets with the old ones), not on every poll.
+   */
+  private pointsOf(device: ResolvedDevice): Map<string, ResolvedPoint> {
+    let byId = this.byDevice.get(device);
+    if (byId === undefined) {
+      byId = new Map(device.points.map((p): [string, ResolvedPoint] => [p.id, p]));
+      this.byDevice.set(device, byId);
+    }
+    return byId;
+  }
+
   /** Forget report-by-exception state of devices that left the config. */
   forgetDevice(deviceId: string): void {
     const prefix = `${deviceId}\u0000`;
@@ -52,8 +66,7 @@ export class Pipeline {
 
   /** Transforms a cycle of readings of one device and stores the points to report. */
   process(device: ResolvedDevice, readings: readonly Reading[]): Point[] {
-    const byId = new Map<string, ResolvedPoint>();
-    for (const p of device.points) byId.set(p.id, p);
+    const byId = this.pointsOf(device);
     const out: Point[] = [];
     const keys: string[] = [];
     const all: Point[] = [];
