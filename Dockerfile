@@ -52,7 +52,7 @@ WORKDIR /opt/edge-agent
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/dist dist
-COPY agent/static agent/static
+COPY agent/ops/static agent/ops/static
 COPY config/demo.yaml config/demo.yaml
 COPY README.md ./
 # The image's `node` user (uid 1000), also in dialout for serial ports. Config is mounted read-only.

@@ -7,6 +7,8 @@ export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', '.bench-build/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  // Tool configs in CommonJS (dependency-cruiser reads .cjs).
+  { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } } },
   {
     files: ['**/*.ts'],
     languageOptions: {

@@ -9,16 +9,16 @@ import { pino } from 'pino';
 import { ConfigError, checkConfig, loadConfig, summarize } from '../config/index.js';
 import type { AgentConfig } from '../config/types.js';
 import { Agent } from './agent.js';
-import { BUFFER_SUBCOMMANDS, bufferCommand } from './buffer-commands.js';
-import { ALERTS_SUBCOMMANDS, alertsCommand } from './alerts-commands.js';
-import { keygenCommand, signCommand } from './central/ops-commands.js';
+import { BUFFER_SUBCOMMANDS, bufferCommand } from './commands/buffer.js';
+import { ALERTS_SUBCOMMANDS, alertsCommand } from './commands/alerts.js';
+import { keygenCommand, signCommand } from './commands/keys.js';
 import { loadBootConfig, type BootConfig } from '../config/config-state.js';
 import { createLogger, type Logger } from './logger.js';
-import { systemdFromEnv } from './notify.js';
-import { formatAlert, formatOnce, formatPoint } from './print.js';
-import { probeCommand } from './probe.js';
-import { transformReading } from './transform.js';
-import { packageRoot, packageVersion } from './http-static.js';
+import { systemdFromEnv } from './ops/notify.js';
+import { formatAlert, formatOnce, formatPoint } from './commands/print.js';
+import { probeCommand } from './commands/probe.js';
+import { transformReading } from './pipeline/transform.js';
+import { packageRoot, packageVersion } from './ops/http-static.js';
 
 const HELP: Record<string, string> = {
   main: `edge-agent — reads Modbus devices, transforms and buffers readings, forwards them to InfluxDB and PostgreSQL.

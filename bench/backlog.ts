@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import type { Point } from '../buffer/types.js';
-import { transformReading } from '../agent/transform.js';
+import { transformReading } from '../agent/pipeline/transform.js';
 import type { ModbusDevice } from '../config/types.js';
 import { readingCycles } from './layout.js';
 

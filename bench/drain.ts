@@ -11,7 +11,7 @@ import pg from 'pg';
 import { InfluxDB, Point as LinePoint } from '@influxdata/influxdb-client';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import type { Point } from '../buffer/types.js';
-import { Forwarder } from '../agent/forwarder.js';
+import { Forwarder } from '../agent/delivery/forwarder.js';
 import { createLogger } from '../agent/logger.js';
 import { systemClock } from '../agent/clock.js';
 import { InfluxSink } from '../sinks/influx.js';

@@ -52,7 +52,7 @@ export interface AlertRecord {
   version: number;
   /**
    * Which of the times above were stamped while the wall clock was not trusted, each with the
-   * clock's frame then (agent/clock-sanity.ts: the boot and wall − monotonic offset). They are
+   * clock's frame then (agent/pipeline/clock-sanity.ts: the boot and wall − monotonic offset). They are
    * corrected by the same shift as the points of that time (alert-times.ts), and the mark goes.
    * The time inside `id` is never corrected: it is an identifier, not a time.
    */

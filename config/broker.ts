@@ -8,9 +8,8 @@
  * No `broker:` section means no broker. A section means a broker, unless `enabled: false`.
  */
 import { z } from 'zod';
-import { childPath, formatPath } from './issues.js';
+import { childPath, formatPath, type ConfigIssue } from './issues.js';
 import { topicFilterProblem } from './topic-pattern.js';
-import type { ConfigIssue } from './types.js';
 
 /** The ACL's name for clients that connect without a user name (with `allowAnonymous`). */
 export const ANONYMOUS_USER = 'anonymous';

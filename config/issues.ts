@@ -3,7 +3,12 @@
  * (`devices[0].connection.port`), and zod's messages rephrased in the field's words.
  */
 import type { z } from 'zod';
-import type { ConfigIssue } from './types.js';
+
+/** One problem found in a config file: where (a dotted path) and what is wrong. */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
 
 export type PathSegment = string | number;
 

@@ -11,7 +11,7 @@ export type ModbusType = (typeof MODBUS_TYPES)[number];
 export type ByteOrder = (typeof BYTE_ORDERS)[number];
 export type MappedValue = string | number | boolean;
 
-/** The transform of a point (agent/transform.ts applies it). */
+/** The transform of a point (agent/pipeline/transform.ts applies it). */
 export interface TransformSettings {
   scale?: number;
   offset?: number;
@@ -186,10 +186,7 @@ export interface AgentConfig {
   source: string;
 }
 
-export interface ConfigIssue {
-  path: string;
-  message: string;
-}
+export type { ConfigIssue } from './issues.js';
 
 /** An environment as the config room reads it: injected, so tests never touch `process.env`. */
 export type Env = Readonly<Record<string, string | undefined>>;

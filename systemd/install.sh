@@ -55,7 +55,7 @@ BIN=$PREFIX/usr/local/bin/$NAME
 # --- Checks, before anything is touched ----------------------------------------------------------
 staging || [ "$(id -u)" = 0 ] || die "run as root (sudo $0), or stage the files with --prefix DIR"
 [ -f "$SRC/dist/agent/cli.js" ] || die "no build in $SRC: run 'npm ci && npm run build' there first"
-[ -f "$SRC/agent/static/index.html" ] || die "$SRC/agent/static is missing (the status page)"
+[ -f "$SRC/agent/ops/static/index.html" ] || die "$SRC/agent/ops/static is missing (the status page)"
 NODE=$(command -v node || true)
 [ -n "$NODE" ] || die "Node.js >= 20 is needed (Debian 12 ships 18: install nodejs 20 from NodeSource, or the official tarball)"
 major=$("$NODE" -p 'process.versions.node.split(".")[0]')
@@ -86,9 +86,9 @@ fi
 mkdir -p "$PREFIX/opt"
 stage=$(mktemp -d "$PREFIX/opt/.$NAME.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage/agent" "$stage/config"
+mkdir -p "$stage/agent/ops" "$stage/config"
 cp -R "$SRC/dist" "$stage/dist"
-cp -R "$SRC/agent/static" "$stage/agent/static"
+cp -R "$SRC/agent/ops/static" "$stage/agent/ops/static"
 cp -R "$SRC/systemd" "$stage/systemd"
 cp "$SRC/config/demo.yaml" "$stage/config/demo.yaml"
 cp "$SRC/package.json" "$SRC/README.md" "$stage/"

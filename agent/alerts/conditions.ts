@@ -1,3 +1,4 @@
+// Room agent/alerts: local alert thresholds and their persisted state; may import buffer, config, agent/pipeline and agent/{clock,logger}.
 /**
  * Whether a rule's condition holds for a new value: pure functions of the rule, the value and
  * what the rule remembers (`wasOn` for hysteresis, a short window for rate of change). Timing —

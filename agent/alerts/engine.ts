@@ -1,3 +1,4 @@
+// Room agent/alerts: local alert thresholds and their persisted state; may import buffer, config, agent/pipeline and agent/{clock,logger}.
 /**
  * The local alert engine: evaluates every transformed point against its rules on the gateway,
  * so an alarm fires with the uplink down. Lifecycle per device/point/rule, one alert at a time:
@@ -16,10 +17,10 @@ import type { AlertAckRequest, AlertStateRow } from '../../buffer/alert-state.js
 import { confirmAlertTimes } from '../../buffer/alert-times.js';
 import type { AlertRecord, AlertTimeField, ClockFrame, Point, Value } from '../../buffer/types.js';
 import type { AgentConfig, AlertRule, ResolvedDevice, ResolvedPoint } from '../../config/types.js';
-import type { ClockVerdict } from '../clock-sanity.js';
+import type { ClockVerdict } from '../pipeline/clock-sanity.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
-import type { ActiveAlert, AlertSource } from '../status.js';
+import type { ActiveAlert, AlertSource } from './active.js';
 import { defaultMessage, hasValue, ruleKind, thresholdOf, valueCondition, type RateWindow } from './conditions.js';
 
 export const AlertErrors = {

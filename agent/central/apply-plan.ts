@@ -1,3 +1,4 @@
+// Room agent/central: the ops link over MQTT (config push, commands, reports); may import config and the running rooms, never commands or agent.ts.
 /**
  * What applying a new config to a running agent means: which devices start, stop or restart,
  * which sinks are rebuilt, and which settings only take effect at the next restart (the buffer

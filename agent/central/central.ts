@@ -1,3 +1,4 @@
+// Room agent/central: the ops link over MQTT (config push, commands, reports); may import config and the running rooms, never commands or agent.ts.
 /**
  * The link to central ops: retained `state` (with `offline` as the last will) and `info`, periodic
  * `health`, and the request/response API on `<prefix>/<gateway>/request/<command>` →
@@ -10,15 +11,15 @@ import { readPublicKey } from '../../config/signing.js';
 import type { Env } from '../../config/types.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
-import type { Agent } from '../agent.js';
-import { StatusReader, type CentralStatus } from '../status.js';
-import { ConfigPusher, type RunningConfig } from './config-push.js';
+import { StatusReader, type AgentView, type CentralStatus } from '../ops/status.js';
+import { ConfigPusher, type PushTarget, type RunningConfig } from './config-push.js';
 import { CentralLink, LinkCodes } from './link.js';
-import { handleCommand, type CommandContext } from './commands.js';
+import { handleCommand, type CommandContext, type CommandTarget } from './commands.js';
 import { Codes, CommandError, failed, isCommand, ok, parseRequest, topicsFor, transactionOf, type Topics } from './protocol.js';
 import { effectiveConfig, healthPayload, type InfoPayload, type LastApply } from './reports.js';
 
-export type CentralAgent = Agent;
+/** What the ops link uses of the agent: its status view, config pushes and the command handlers' needs (the Agent class fits). */
+export type CentralAgent = AgentView & PushTarget & CommandTarget;
 
 export interface CentralOptions {
   agent: CentralAgent;

@@ -1,3 +1,4 @@
+// Room agent/central: the ops link over MQTT (config push, commands, reports); may import config and the running rooms, never commands or agent.ts.
 /**
  * Did a pushed config come up? A driver that started is not enough: a mistyped host or port
  * starts fine and then fails every poll. Each new or changed device must, within the bound, give
@@ -6,8 +7,8 @@
  * rolls the push back; push it once the device answers.
  */
 import { sleep, type Clock } from '../clock.js';
-import type { DeviceRunner } from '../device-runner.js';
-import type { PushRunner } from '../push-runner.js';
+import type { DeviceRunner } from '../pipeline/device-runner.js';
+import type { PushRunner } from '../pipeline/push-runner.js';
 import type { ApplyPlan } from './apply-plan.js';
 
 export interface ApplyFailure {

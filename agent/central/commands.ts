@@ -1,15 +1,24 @@
+// Room agent/central: the ops link over MQTT (config push, commands, reports); may import config and the running rooms, never commands or agent.ts.
 /**
  * The request handlers, one per command. Each gets a validated request (protocol.ts) and returns
  * the reply's `data`, or throws a CommandError with a stable code.
  */
-import type { Agent } from '../agent.js';
+import type { AlertEngine } from '../alerts/engine.js';
 import type { Clock } from '../clock.js';
-import { transformReading } from '../transform.js';
+import type { AgentView } from '../ops/status.js';
+import type { DeviceRunner } from '../pipeline/device-runner.js';
+import { transformReading } from '../pipeline/transform.js';
 import type { ConfigPusher } from './config-push.js';
 import { Codes, CommandError, type Command, type RequestOf } from './protocol.js';
 
+/** What the handlers use of the agent (the Agent class fits; central never imports the composition root). */
+export interface CommandTarget extends Pick<AgentView, 'config' | 'pipeline' | 'deliveryCounters'> {
+  readonly runners: ReadonlyMap<string, Pick<DeviceRunner, 'pollOnce'>>;
+  readonly alerts: Pick<AlertEngine, 'ack'>;
+}
+
 export interface CommandContext {
-  agent: Agent;
+  agent: CommandTarget;
   pusher: ConfigPusher;
   restart: (() => void) | undefined;
   clock: Clock;
@@ -41,7 +50,7 @@ export async function handleCommand(command: Command, request: unknown, ctx: Com
   }
 }
 
-function ackAlert(agent: Agent, req: RequestOf<'alerts/ack'>): unknown {
+function ackAlert(agent: CommandTarget, req: RequestOf<'alerts/ack'>): unknown {
   const r = agent.alerts.ack(req.id, req.by);
   if (!r.ok) throw new CommandError(r.code, r.error);
   return { alert: r.alert };

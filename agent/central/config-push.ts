@@ -1,3 +1,4 @@
+// Room agent/central: the ops link over MQTT (config push, commands, reports); may import config and the running rooms, never commands or agent.ts.
 /**
  * `config/set` and friends: a pushed config is checked in full before anything changes —
  * signature, target gateway, revision, then the whole document — and only then persisted as

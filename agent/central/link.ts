@@ -1,3 +1,4 @@
+// Room agent/central: the ops link over MQTT (config push, commands, reports); may import config and the running rooms, never commands or agent.ts.
 /**
  * The MQTT connection to the central broker. An unreachable broker is a normal state: the link
  * retries with capped exponential back-off and jitter (MQTT.js itself retries at a fixed period),
@@ -12,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Settings } from '../../config/types.js';
-import { Backoff } from '../backoff.js';
+import { Backoff } from '../delivery/backoff.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 

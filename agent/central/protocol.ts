@@ -1,3 +1,4 @@
+// Room agent/central: the ops link over MQTT (config push, commands, reports); may import config and the running rooms, never commands or agent.ts.
 /**
  * The ops protocol on the wire: topics under `<prefix>/<gateway>/`, the reply envelope, the
  * error codes, and a zod schema for every request payload. MQTT 3.1.1 has no correlation data, so

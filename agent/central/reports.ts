@@ -1,11 +1,12 @@
+// Room agent/central: the ops link over MQTT (config push, commands, reports); may import config and the running rooms, never commands or agent.ts.
 /**
  * What the gateway tells ops without being asked: retained `info` (version, config revision, the
  * effective config without secrets, the last apply) and periodic `health` (devices, sinks, drops,
- * active alerts) — the same figures as /status (agent/status.ts), compacted for a fleet view.
+ * active alerts) — the same figures as /status (agent/ops/status.ts), compacted for a fleet view.
  */
 import type { AgentConfig } from '../../config/types.js';
 import { redactUrl } from '../logger.js';
-import type { AgentStatus } from '../status.js';
+import type { AgentStatus } from '../ops/status.js';
 
 /** Keys whose values are secrets wherever they appear (settings, device connections). */
 const SECRET_KEY = /password|token|secret|passphrase/i;
@@ -31,14 +32,9 @@ export function effectiveConfig(config: AgentConfig): unknown {
   return redactSecrets(rest);
 }
 
-export interface LastApply {
-  rev: number;
-  outcome: 'applied' | 'rolled-back' | 'interrupted';
-  at: number;
-  /** Why it was rolled back or what else the operator must know. */
-  reason?: string;
-  failures?: Array<{ subject: string; code: string; error: string }>;
-}
+import type { LastApply } from './last-apply.js';
+
+export type { LastApply } from './last-apply.js';
 
 export interface InfoPayload {
   gateway: string;

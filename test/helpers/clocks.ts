@@ -1,10 +1,10 @@
 /**
  * Wall clocks a test can set: a Pi's clock cannot be set from a test, so the clock sanity check's
- * sources (agent/clock-sanity.ts) are the one outer edge faked for untrusted-clock tests.
+ * sources (agent/pipeline/clock-sanity.ts) are the one outer edge faked for untrusted-clock tests.
  */
 import { pino } from 'pino';
 import { Agent } from '../../agent/agent.js';
-import type { ClockSources } from '../../agent/clock-sanity.js';
+import type { ClockSources } from '../../agent/pipeline/clock-sanity.js';
 import type { Clock } from '../../agent/clock.js';
 import { loadConfig } from '../../config/index.js';
 

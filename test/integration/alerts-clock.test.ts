@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CLOCK_FLOOR_MS } from '../../agent/clock-sanity.js';
+import { CLOCK_FLOOR_MS } from '../../agent/pipeline/clock-sanity.js';
 import type { AlertRecord } from '../../buffer/types.js';
 import { until } from '../helpers/buffer-file.js';
 import { SkewedClock, skewedAgent } from '../helpers/clocks.js';

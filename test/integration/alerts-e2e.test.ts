@@ -11,7 +11,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.js';
-import { alertsCommand } from '../../agent/alerts-commands.js';
+import { alertsCommand } from '../../agent/commands/alerts.js';
 import { loadConfig } from '../../config/index.js';
 import type { RunningModbusServer } from '../../drivers/modbus/server.js';
 import { closedPort, RegisterImage, startImageServer } from '../helpers/modbus-server.js';

@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CLOCK_FLOOR_MS } from '../../agent/clock-sanity.js';
+import { CLOCK_FLOOR_MS } from '../../agent/pipeline/clock-sanity.js';
 import type { Point } from '../../buffer/types.js';
 import type { RunningModbusServer } from '../../drivers/modbus/server.js';
 import { until } from '../helpers/buffer-file.js';

@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentStatus } from '../../agent/status.js';
+import type { AgentStatus } from '../../agent/ops/status.js';
 import type { Point } from '../../buffer/types.js';
 import { loadBootConfig } from '../../config/config-state.js';
 import type { RunningModbusServer } from '../../drivers/modbus/server.js';

@@ -8,7 +8,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentStatus } from '../../agent/status.js';
+import type { AgentStatus } from '../../agent/ops/status.js';
 import type { RunningModbusServer } from '../../drivers/modbus/server.js';
 import { startHttpAgent, type HttpAgent } from '../helpers/http-agent.js';
 import { closedPort, RegisterImage, startImageServer } from '../helpers/modbus-server.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { localBroker } from '../../agent/push-runner.js';
+import { localBroker } from '../../agent/pipeline/push-runner.js';
 import { EmbeddedBroker } from '../../broker/broker.js';
 import { hashPassword } from '../../broker/passwords.js';
 import { checkDocument } from '../../config/index.js';

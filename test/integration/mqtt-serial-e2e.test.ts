@@ -12,7 +12,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.js';
-import type { PushHealth } from '../../agent/push-runner.js';
+import type { PushHealth } from '../../agent/pipeline/push-runner.js';
 import type { Point } from '../../buffer/types.js';
 import { loadConfig } from '../../config/index.js';
 import type { SerialStats } from '../../drivers/serial/driver.js';

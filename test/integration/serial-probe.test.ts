@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { probeCommand } from '../../agent/probe.js';
+import { probeCommand } from '../../agent/commands/probe.js';
 import { openPtyPair, type PtyPair } from '../helpers/pty.js';
 import { eventually, SerialPeer } from '../helpers/serial-peer.js';
 

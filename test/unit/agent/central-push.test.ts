@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ConfigPusher, type PushTarget } from '../../../agent/central/config-push.js';
 import type { ApplyResult } from '../../../agent/central/come-up.js';
-import { signCommand } from '../../../agent/central/ops-commands.js';
+import { signCommand } from '../../../agent/commands/keys.js';
 import { CommandError, parseRequest } from '../../../agent/central/protocol.js';
 import type { Clock } from '../../../agent/clock.js';
 import { checkDocument } from '../../../config/index.js';

@@ -4,8 +4,8 @@
  */
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ClockGuard } from '../../../agent/clock-sanity-guard.js';
-import { CLOCK_FLOOR_MS, ClockSanity } from '../../../agent/clock-sanity.js';
+import { ClockGuard } from '../../../agent/pipeline/clock-sanity-guard.js';
+import { CLOCK_FLOOR_MS, ClockSanity } from '../../../agent/pipeline/clock-sanity.js';
 import { SqliteBuffer } from '../../../buffer/sqlite-buffer.js';
 import type { Point } from '../../../buffer/types.js';
 import { HandClocks } from '../../helpers/clocks.js';

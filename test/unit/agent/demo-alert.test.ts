@@ -9,7 +9,7 @@ import { expect, it } from 'vitest';
 import { AlertEngine } from '../../../agent/alerts/engine.js';
 import { demoConfigPath } from '../../../agent/cli.js';
 import type { Clock } from '../../../agent/clock.js';
-import { formatAlert } from '../../../agent/print.js';
+import { formatAlert } from '../../../agent/commands/print.js';
 import type { AlertRecord } from '../../../buffer/types.js';
 import { loadConfig } from '../../../config/index.js';
 import { WellPumpModel } from '../../../drivers/modbus/well-pump-model.js';

@@ -7,7 +7,7 @@ import * as FakeTimers from '@sinonjs/fake-timers';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../../agent/clock.js';
-import { Forwarder } from '../../../agent/forwarder.js';
+import { Forwarder } from '../../../agent/delivery/forwarder.js';
 import { SqliteBuffer } from '../../../buffer/sqlite-buffer.js';
 import type { Point } from '../../../buffer/types.js';
 import { SinkError, type Sink } from '../../../sinks/types.js';

@@ -3,9 +3,9 @@ import * as FakeTimers from '@sinonjs/fake-timers';
 type InstalledClock = ReturnType<typeof FakeTimers.install>;
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Backoff } from '../../../agent/backoff.js';
+import { Backoff } from '../../../agent/delivery/backoff.js';
 import type { Clock } from '../../../agent/clock.js';
-import { Forwarder, type Outbox } from '../../../agent/forwarder.js';
+import { Forwarder, type Outbox } from '../../../agent/delivery/forwarder.js';
 import type { BufferedPoint, Point } from '../../../buffer/types.js';
 import { SinkError, type Sink } from '../../../sinks/types.js';
 

@@ -5,10 +5,10 @@
  */
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpServer } from '../../../agent/http.js';
-import type { AgentPhase, AgentView } from '../../../agent/status.js';
-import { noAlerts } from '../../../agent/status.js';
-import { ProgressMonitor } from '../../../agent/watchdog.js';
+import { HttpServer } from '../../../agent/ops/http.js';
+import type { AgentPhase, AgentView } from '../../../agent/ops/status.js';
+import { noAlerts } from '../../../agent/ops/status.js';
+import { ProgressMonitor } from '../../../agent/ops/watchdog.js';
 import type { BufferStats } from '../../../buffer/types.js';
 import { loadConfig } from '../../../config/index.js';
 import type { AgentConfig } from '../../../config/types.js';

@@ -7,8 +7,8 @@ import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../../agent/clock.js';
-import { SystemdNotifier, systemdFromEnv, type Notifier, type NotifyState } from '../../../agent/notify.js';
-import { ProgressMonitor, Watchdog, type DeliveryProgress, type PollProgress } from '../../../agent/watchdog.js';
+import { SystemdNotifier, systemdFromEnv, type Notifier, type NotifyState } from '../../../agent/ops/notify.js';
+import { ProgressMonitor, Watchdog, type DeliveryProgress, type PollProgress } from '../../../agent/ops/watchdog.js';
 
 function recordingLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Pipeline } from '../../../agent/pipeline.js';
-import { PushRunner, type PushDevice, type PushDriverWithStats } from '../../../agent/push-runner.js';
+import { Pipeline } from '../../../agent/pipeline/pipeline.js';
+import { PushRunner, type PushDevice, type PushDriverWithStats } from '../../../agent/pipeline/push-runner.js';
 import type { Point } from '../../../buffer/types.js';
 import type { MqttDevice } from '../../../config/types.js';
 import type { MqttStats } from '../../../drivers/mqtt/driver.js';

@@ -3,7 +3,7 @@ import * as FakeTimers from '@sinonjs/fake-timers';
 type InstalledClock = ReturnType<typeof FakeTimers.install>;
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../../agent/clock.js';
-import { DeviceScheduler, nextAlignedTick } from '../../../agent/scheduler.js';
+import { DeviceScheduler, nextAlignedTick } from '../../../agent/pipeline/scheduler.js';
 
 let fake: InstalledClock;
 let clock: Clock;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { shouldReport, transformReading, TransformErrors } from '../../../agent/transform.js';
+import { shouldReport, transformReading, TransformErrors } from '../../../agent/pipeline/transform.js';
 import type { PointBase } from '../../../config/types.js';
 import type { Reading } from '../../../drivers/types.js';
 

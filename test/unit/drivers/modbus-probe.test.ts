@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatProbe, parseModbusProbe } from '../../../agent/probe-modbus.js';
-import { ProbeUsageError } from '../../../agent/probe-common.js';
+import { formatProbe, parseModbusProbe } from '../../../agent/commands/probe-modbus.js';
+import { ProbeUsageError } from '../../../agent/commands/probe-common.js';
 
 describe('probe modbus: the printout', () => {
   it('shows each register, then every pair in the four byte orders, side by side', () => {

@@ -1,3 +1,4 @@
+// Room agent/pipeline: the path of a reading (schedule, poll or push, transform, clock guard, into the buffer); may import config, drivers, buffer, broker and agent/{clock,logger}.
 /**
  * Is the wall clock telling the time? A Raspberry Pi has no real-time clock: after an offline
  * boot it starts at 1970, or (Raspberry Pi OS's fake-hwclock) at the last shutdown, and jumps
@@ -15,7 +16,7 @@
  *   any earlier reading of the same boot is its monotonic time plus today's offset.
  */
 import fs from 'node:fs';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 
 /** No build of this agent runs before this date: a wall clock earlier than it is unset. */
 export const CLOCK_FLOOR_MS = Date.UTC(2026, 0, 1);

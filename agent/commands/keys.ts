@@ -1,3 +1,4 @@
+// Room agent/commands: operator commands run by the CLI (probe, buffer, alerts, keys, printing); may import config, drivers, buffer, sinks and agent/logger.
 /**
  * Ops tooling on the CLI: `edge-agent keygen --out DIR` makes the Ed25519 pair config pushes are
  * signed with; `edge-agent config sign --key KEY --rev N FILE` prints the signed `config/set`

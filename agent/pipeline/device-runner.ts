@@ -1,12 +1,13 @@
+// Room agent/pipeline: the path of a reading (schedule, poll or push, transform, clock guard, into the buffer); may import config, drivers, buffer, broker and agent/{clock,logger}.
 /**
  * One device: its driver, its schedule and its health. A device fault is data (bad readings),
  * never an exception that reaches the rest of the agent.
  */
-import type { Point } from '../buffer/types.js';
-import type { PolledDevice } from '../config/types.js';
-import type { PolledDriver, Reading } from '../drivers/types.js';
-import type { Clock } from './clock.js';
-import type { Logger } from './logger.js';
+import type { Point } from '../../buffer/types.js';
+import type { PolledDevice } from '../../config/types.js';
+import type { PolledDriver, Reading } from '../../drivers/types.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
 import type { Pipeline } from './pipeline.js';
 import { DeviceScheduler } from './scheduler.js';
 
@@ -22,7 +23,7 @@ export interface DeviceHealth {
   pointsFailed: number;
   /**
    * When the poll in flight started (clock time); null between polls. The watchdog counts a poll
-   * that stays in flight too long as a hung poll loop (agent/watchdog.ts).
+   * that stays in flight too long as a hung poll loop (agent/ops/watchdog.ts).
    */
   pollingSince: number | null;
   /** Requests the last poll sent (Modbus: after coalescing, splits included); null when the driver does not count. */

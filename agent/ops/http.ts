@@ -1,11 +1,12 @@
+// Room agent/ops: the agent's face to a technician and systemd (HTTP, status, metrics, watchdog, notify, page); may import every room but commands, never agent.ts.
 /**
  * The agent's HTTP face, on `http.host:http.port` (127.0.0.1:8080 by default): plain node:http.
  *
  *   GET /health   liveness: 200 while the poll and delivery loops make progress, else 503
  *   GET /ready    readiness: 200 once config is loaded, the buffer open and the drivers started
  *   GET /metrics  Prometheus text format
- *   GET /status   the live state as JSON (agent/status.ts)
- *   GET /         the status page for technicians (agent/static)
+ *   GET /status   the live state as JSON (agent/ops/status.ts)
+ *   GET /         the status page for technicians (agent/ops/static)
  *
  * With `http.token` set, /metrics and /status need `Authorization: Bearer <token>`. The probes
  * and the page's files stay open: Docker's HEALTHCHECK, systemd and load balancers probe without
@@ -20,9 +21,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import { loadStaticFiles, type StaticFile } from './http-static.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 import { AgentMetrics } from './metrics.js';
 import { StatusReader, type AgentView } from './status.js';
 import { describeStalls, type ProgressMonitor } from './watchdog.js';
@@ -102,7 +103,7 @@ export class HttpServer {
     try {
       return loadStaticFiles();
     } catch (err) {
-      this.opts.logger.error({ err, code: 'EDGE_HTTP_NO_PAGE' }, 'status page files missing (agent/static); serving the API only');
+      this.opts.logger.error({ err, code: 'EDGE_HTTP_NO_PAGE' }, 'status page files missing (agent/ops/static); serving the API only');
       return new Map();
     }
   }

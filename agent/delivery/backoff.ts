@@ -1,3 +1,4 @@
+// Room agent/delivery: forwarding buffered points to the sinks (forwarders, sink wiring, counters, back-off); may import sinks, buffer, config, agent/pipeline and agent/{clock,logger}.
 /** Capped exponential back-off with full jitter (AWS architecture blog's "full jitter"). */
 export interface BackoffOptions {
   initialMs: number;

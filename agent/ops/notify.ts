@@ -1,3 +1,4 @@
+// Room agent/ops: the agent's face to a technician and systemd (HTTP, status, metrics, watchdog, notify, page); may import every room but commands, never agent.ts.
 /**
  * Telling systemd how the agent is doing (sd_notify): READY=1, WATCHDOG=1, STOPPING=1, STATUS=….
  *
@@ -14,7 +15,7 @@
  * every WatchdogSec/2, nothing on a Pi.
  */
 import { execFile } from 'node:child_process';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 
 /** `KEY=VALUE` assignments sent in one message, e.g. `{ READY: '1', STATUS: 'polling 3 devices' }`. */
 export type NotifyState = Readonly<Record<string, string>>;

@@ -1,9 +1,10 @@
+// Room agent/delivery: forwarding buffered points to the sinks (forwarders, sink wiring, counters, back-off); may import sinks, buffer, config, agent/pipeline and agent/{clock,logger}.
 /** Which sinks the settings enable, and the catalog they mirror. A sink is enabled by its URL. */
-import type { AgentConfig, Settings } from '../config/types.js';
-import { InfluxSink } from '../sinks/influx.js';
-import { PostgresSink } from '../sinks/postgres.js';
-import type { Sink, SinkCatalog } from '../sinks/types.js';
-import type { Logger } from './logger.js';
+import type { AgentConfig, Settings } from '../../config/types.js';
+import { InfluxSink } from '../../sinks/influx.js';
+import { PostgresSink } from '../../sinks/postgres.js';
+import type { Sink, SinkCatalog } from '../../sinks/types.js';
+import type { Logger } from '../logger.js';
 
 export function createSinks(settings: Settings, log: Logger): Sink[] {
   const sinks: Sink[] = [];

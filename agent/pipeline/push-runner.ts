@@ -1,3 +1,4 @@
+// Room agent/pipeline: the path of a reading (schedule, poll or push, transform, clock guard, into the buffer); may import config, drivers, buffer, broker and agent/{clock,logger}.
 /**
  * Devices that speak when they have something to say: streaming serial devices and MQTT
  * sensors. No schedule; the driver pushes readings, which go through the same pipeline as polled
@@ -5,13 +6,13 @@
  * polled device: last success, consecutive failures, last error, plus the driver's own counters
  * (garbage lines, bad payloads, connection state).
  */
-import type { MqttDevice, PolledDevice, ResolvedDevice, SerialDevice } from '../config/types.js';
-import type { EmbeddedBroker } from '../broker/broker.js';
-import { MqttDriver, type LocalBroker, type MqttStats } from '../drivers/mqtt/driver.js';
-import { SerialLineDriver, type SerialStats } from '../drivers/serial/driver.js';
-import type { PushDriver, Reading } from '../drivers/types.js';
-import type { Clock } from './clock.js';
-import type { Logger } from './logger.js';
+import type { MqttDevice, PolledDevice, ResolvedDevice, SerialDevice } from '../../config/types.js';
+import type { EmbeddedBroker } from '../../broker/broker.js';
+import { MqttDriver, type LocalBroker, type MqttStats } from '../../drivers/mqtt/driver.js';
+import { SerialLineDriver, type SerialStats } from '../../drivers/serial/driver.js';
+import type { PushDriver, Reading } from '../../drivers/types.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
 import type { Pipeline } from './pipeline.js';
 
 /** A device no scheduler polls: MQTT, and serial devices without a command. */

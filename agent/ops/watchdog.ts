@@ -1,3 +1,4 @@
+// Room agent/ops: the agent's face to a technician and systemd (HTTP, status, metrics, watchdog, notify, page); may import every room but commands, never agent.ts.
 /**
  * Is the agent making progress? The systemd watchdog and `/health` ask the same question.
  *
@@ -16,10 +17,12 @@
  * the same poll still in flight, the same delivery counters — from one check to the next.
  */
 import { performance } from 'node:perf_hooks';
-import type { Clock } from './clock.js';
-import type { Logger } from './logger.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
 import type { Notifier } from './notify.js';
-import type { AgentView } from './status.js';
+import type { BufferStats } from '../../buffer/types.js';
+import type { ForwarderStats } from '../delivery/forwarder.js';
+import type { DeviceHealth } from '../pipeline/device-runner.js';
 
 export interface PollProgress {
   device: string;
@@ -40,8 +43,15 @@ export interface ProgressSources {
   deliveries(): Iterable<DeliveryProgress>;
 }
 
-/** The agent's loops as the monitor sees them: polls in flight, and each sink's backlog and attempts. */
-export function progressOf(view: Pick<AgentView, 'runners' | 'forwarders' | 'bufferStats'>): ProgressSources {
+/** What the monitor reads of the agent: polls in flight, and each sink's backlog and attempts (the status room's AgentView fits). */
+export interface ProgressView {
+  readonly runners: ReadonlyMap<string, { readonly health: DeviceHealth }>;
+  readonly forwarders: ReadonlyArray<{ readonly name: string; readonly stats: ForwarderStats }>;
+  bufferStats(): BufferStats | undefined;
+}
+
+/** The agent's loops as the monitor sees them. */
+export function progressOf(view: ProgressView): ProgressSources {
   return {
     *polls() {
       for (const [device, r] of view.runners) {

@@ -1,12 +1,13 @@
+// Room agent/delivery: forwarding buffered points to the sinks (forwarders, sink wiring, counters, back-off); may import sinks, buffer, config, agent/pipeline and agent/{clock,logger}.
 /**
  * One plain object with the delivery figures, for the metrics endpoint and the status API:
  * per sink sent, failed, dropped, dead-lettered and lag; the buffer's size and bound; the clock.
  * Counters (sent, failed, dropped, deadLettered, appended) count since the process started;
  * gauges (lag, rows, bytes, held) are read now.
  */
-import type { SqliteBuffer } from '../buffer/sqlite-buffer.js';
-import type { ClockGuard } from './clock-sanity-guard.js';
-import type { ClockSanity } from './clock-sanity.js';
+import type { SqliteBuffer } from '../../buffer/sqlite-buffer.js';
+import type { ClockGuard } from '../pipeline/clock-sanity-guard.js';
+import type { ClockSanity } from '../pipeline/clock-sanity.js';
 import type { Forwarder } from './forwarder.js';
 
 export interface SinkCounters {

@@ -1,19 +1,20 @@
+// Room agent/commands: operator commands run by the CLI (probe, buffer, alerts, keys, printing); may import config, drivers, buffer, sinks and agent/logger.
 /**
  * `edge-agent probe mqtt`: subscribes to a topic and prints every message as it arrives: the
  * topic, the segments a `{name}` pattern captures, the payload, and — with --path, or for a
  * configured device — the readings its points would get. For commissioning: what does this
  * sensor publish, and does my topic pattern and JSON path fit.
  */
-import { brokerPort } from '../config/broker.js';
-import { mqttConnection, JSON_PATH, VALUE_TYPES } from '../config/catalog.js';
-import { fromZod, zodMessage } from '../config/issues.js';
-import { compileTopicPattern, topicPatternProblem } from '../config/topic-pattern.js';
-import type { MqttDevice, MqttPoint, ValueType } from '../config/types.js';
-import { MqttDriver, type MessageEvent } from '../drivers/mqtt/driver.js';
-import type { DriverLogger } from '../drivers/modbus/deps.js';
-import type { Reading } from '../drivers/types.js';
+import { brokerPort } from '../../config/broker.js';
+import { mqttConnection, JSON_PATH, VALUE_TYPES } from '../../config/catalog.js';
+import { fromZod, zodMessage } from '../../config/issues.js';
+import { compileTopicPattern, topicPatternProblem } from '../../config/topic-pattern.js';
+import type { MqttDevice, MqttPoint, ValueType } from '../../config/types.js';
+import { MqttDriver, type MessageEvent } from '../../drivers/mqtt/driver.js';
+import type { DriverLogger } from '../../drivers/modbus/deps.js';
+import type { Reading } from '../../drivers/types.js';
 import { clockTime, configuredDevice, countOption, durationOption, LISTEN_FLAGS, probeFlags, probeRequest, probeUntil, ProbeUsageError } from './probe-common.js';
-import type { ProbeOutput } from './probe.js';
+import type { ProbeOutput } from './probe-common.js';
 
 export const MQTT_PROBE_HELP = `Usage: edge-agent probe mqtt (--url URL | --config FILE [--device ID]) [options]
 

@@ -1,12 +1,18 @@
+// Room agent/commands: operator commands run by the CLI (probe, buffer, alerts, keys, printing); may import config, drivers, buffer, sinks and agent/logger.
 /**
  * What `probe serial` and `probe mqtt` share: taking a device from a config file, running until
  * enough was seen (a count, a duration, or Ctrl-C), and the time stamps they print.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadConfig, ConfigError } from '../config/index.js';
-import { parseDuration } from '../config/duration.js';
-import type { AgentConfig, ResolvedDevice } from '../config/types.js';
-import type { ProbeOutput } from './probe.js';
+import { loadConfig, ConfigError } from '../../config/index.js';
+import { parseDuration } from '../../config/duration.js';
+import type { AgentConfig, ResolvedDevice } from '../../config/types.js';
+
+/** Where a probe prints: the console, or a test's collector. */
+export interface ProbeOutput {
+  log(s: string): void;
+  error(s: string): void;
+}
 
 export class ProbeUsageError extends Error {}
 

@@ -1,3 +1,4 @@
+// Room agent/pipeline: the path of a reading (schedule, poll or push, transform, clock guard, into the buffer); may import config, drivers, buffer, broker and agent/{clock,logger}.
 /**
  * The agent's push side: the embedded MQTT broker and the devices that push readings (MQTT
  * sensors, streaming serial devices). Kept out of agent.ts so the composition root only says
@@ -5,10 +6,10 @@
  * must exist), `start(device)` per device, `listen` after all devices (sensors may connect
  * once someone listens), `stop` first in the stop order.
  */
-import { EmbeddedBroker } from '../broker/broker.js';
-import type { AgentConfig, ResolvedDevice } from '../config/types.js';
-import type { Clock } from './clock.js';
-import type { Logger } from './logger.js';
+import { EmbeddedBroker } from '../../broker/broker.js';
+import type { AgentConfig, ResolvedDevice } from '../../config/types.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
 import type { Pipeline } from './pipeline.js';
 import { createPushDriver, isPush, PushRunner } from './push-runner.js';
 

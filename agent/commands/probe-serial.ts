@@ -1,3 +1,4 @@
+// Room agent/commands: operator commands run by the CLI (probe, buffer, alerts, keys, printing); may import config, drivers, buffer, sinks and agent/logger.
 /**
  * `edge-agent probe serial`: opens a serial port and prints every line as it arrives, with how
  * it parses — the fields a regex, key=value or CSV setting finds in it, and, for a configured
@@ -5,14 +6,14 @@
  * device that only answers when asked. For commissioning: which baud rate, which delimiter,
  * does my regex match.
  */
-import { lineParse, serialConnection } from '../config/catalog.js';
-import { fromZod, zodMessage } from '../config/issues.js';
-import { parseOf } from '../config/resolve-fields.js';
-import type { SerialDevice } from '../config/types.js';
-import { SerialLineDriver, type LineEvent } from '../drivers/serial/driver.js';
-import type { Reading } from '../drivers/types.js';
+import { lineParse, serialConnection } from '../../config/catalog.js';
+import { fromZod, zodMessage } from '../../config/issues.js';
+import { parseOf } from '../../config/resolve-fields.js';
+import type { SerialDevice } from '../../config/types.js';
+import { SerialLineDriver, type LineEvent } from '../../drivers/serial/driver.js';
+import type { Reading } from '../../drivers/types.js';
 import { clockTime, configuredDevice, countOption, durationOption, LISTEN_FLAGS, probeFlags, probeRequest, probeUntil, ProbeUsageError, unescape } from './probe-common.js';
-import type { ProbeOutput } from './probe.js';
+import type { ProbeOutput } from './probe-common.js';
 
 export const SERIAL_PROBE_HELP = `Usage: edge-agent probe serial (--path DEVICE | --config FILE [--device ID]) [options]
 

@@ -1,5 +1,6 @@
+// Room agent/ops: the agent's face to a technician and systemd (HTTP, status, metrics, watchdog, notify, page); may import every room but commands, never agent.ts.
 /**
- * The status page's files: plain HTML, CSS and JavaScript in agent/static (no build step, no
+ * The status page's files: plain HTML, CSS and JavaScript in agent/ops/static (no build step, no
  * framework). They are read once when the server is made and served from memory.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ const TYPES: Record<string, string> = {
 };
 
 /** URL path → file, for the page and its two assets. */
-export function loadStaticFiles(dir = join(packageRoot(), 'agent', 'static')): Map<string, StaticFile> {
+export function loadStaticFiles(dir = join(packageRoot(), 'agent', 'ops', 'static')): Map<string, StaticFile> {
   const files = new Map<string, StaticFile>();
   for (const [path, name] of [
     ['/', 'index.html'],

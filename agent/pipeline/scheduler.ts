@@ -1,11 +1,12 @@
+// Room agent/pipeline: the path of a reading (schedule, poll or push, transform, clock guard, into the buffer); may import config, drivers, buffer, broker and agent/{clock,logger}.
 /**
  * When each device is polled. `every` ticks on wall-clock multiples (a 10s device polls at :00,
  * :10, :20 …, so readings from many gateways line up); `cron` uses node-schedule. A device's polls
  * never overlap: a tick that arrives while the previous poll still runs is skipped and counted.
  */
 import schedule from 'node-schedule';
-import type { Schedule } from '../config/types.js';
-import type { Clock } from './clock.js';
+import type { Schedule } from '../../config/types.js';
+import type { Clock } from '../clock.js';
 
 export interface PollTick {
   /** The tick's nominal time (epoch ms): what the poll was scheduled for. */

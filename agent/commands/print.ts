@@ -1,7 +1,8 @@
+// Room agent/commands: operator commands run by the CLI (probe, buffer, alerts, keys, printing); may import config, drivers, buffer, sinks and agent/logger.
 /** Readable lines for people watching a terminal: `--print`, the demo, `run --once`. */
-import type { AlertRecord, Point } from '../buffer/types.js';
-import type { ResolvedDevice, ResolvedPoint } from '../config/types.js';
-import type { Reading } from '../drivers/types.js';
+import type { AlertRecord, Point } from '../../buffer/types.js';
+import type { ResolvedDevice, ResolvedPoint } from '../../config/types.js';
+import type { Reading } from '../../drivers/types.js';
 
 function show(v: unknown): string {
   return v === null || v === undefined ? '—' : typeof v === 'number' ? String(Math.round(v * 1e6) / 1e6) : String(v);

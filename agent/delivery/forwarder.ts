@@ -1,3 +1,4 @@
+// Room agent/delivery: forwarding buffered points to the sinks (forwarders, sink wiring, counters, back-off); may import sinks, buffer, config, agent/pipeline and agent/{clock,logger}.
 /**
  * Drains the buffer into one sink, at that sink's pace. One forwarder per sink, so a sink that is
  * down never slows the other one or the polls. A batch leaves the buffer only when the sink
@@ -7,11 +8,11 @@
  * size; invalid data is bisected down to the rejected points, which become dead letters while the
  * rest is delivered — one bad point never blocks the queue nor drags 4999 good ones with it.
  */
-import type { BufferedPoint, DeadLetterInput } from '../buffer/types.js';
-import { SinkError, type Sink } from '../sinks/types.js';
+import type { BufferedPoint, DeadLetterInput } from '../../buffer/types.js';
+import { SinkError, type Sink } from '../../sinks/types.js';
 import { Backoff } from './backoff.js';
-import { sleep, type Clock } from './clock.js';
-import type { Logger } from './logger.js';
+import { sleep, type Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
 
 /** What a forwarder needs of the buffer. */
 export interface Outbox {

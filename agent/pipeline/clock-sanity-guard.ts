@@ -1,3 +1,4 @@
+// Room agent/pipeline: the path of a reading (schedule, poll or push, transform, clock guard, into the buffer); may import config, drivers, buffer, broker and agent/{clock,logger}.
 /**
  * Between the pipeline and the buffer: points read while the wall clock is not trusted are never
  * sent silently with that time. By config (`buffer.untrustedClock`):
@@ -10,12 +11,12 @@
  * Alert events take the same path (agent/alerts/store.ts); the times inside their records that
  * were stamped meanwhile are marked by the engine and corrected with the rows (buffer/alert-times.ts).
  */
-import type { AlertStateRow } from '../buffer/alert-state.js';
-import type { HoldRelease, HoldTag } from '../buffer/holds.js';
-import type { Hold, Point } from '../buffer/types.js';
-import type { Clock } from './clock.js';
+import type { AlertStateRow } from '../../buffer/alert-state.js';
+import type { HoldRelease, HoldTag } from '../../buffer/holds.js';
+import type { Hold, Point } from '../../buffer/types.js';
+import type { Clock } from '../clock.js';
 import type { ClockSanity, ClockVerdict } from './clock-sanity.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 
 export const CLOCK_UNTRUSTED = 'EDGE_CLOCK_UNTRUSTED';
 /** codec.ts quality code for 'uncertain'. */

@@ -1,11 +1,12 @@
+// Room agent/pipeline: the path of a reading (schedule, poll or push, transform, clock guard, into the buffer); may import config, drivers, buffer, broker and agent/{clock,logger}.
 /**
  * Readings → points → buffer. Each poll cycle's points are appended in one transaction, so the
  * buffer commits once per cycle, never once per point. The pipeline also keeps the latest point
  * per device/point (for status views and `run --once`).
  */
-import type { Point } from '../buffer/types.js';
-import type { ResolvedDevice, ResolvedPoint } from '../config/types.js';
-import type { Reading } from '../drivers/types.js';
+import type { Point } from '../../buffer/types.js';
+import type { ResolvedDevice, ResolvedPoint } from '../../config/types.js';
+import type { Reading } from '../../drivers/types.js';
 import { shouldReport, transformReading, type ExceptionState } from './transform.js';
 
 export interface PointSink {

@@ -1,21 +1,22 @@
+// Room agent/commands: operator commands run by the CLI (probe, buffer, alerts, keys, printing); may import config, drivers, buffer, sinks and agent/logger.
 /**
  * `edge-agent probe modbus`: reads a range of registers (or bits) once and prints them so a
  * technician can map a device: each register in hex, unsigned, signed and as text, then every
  * pair of registers as float32, int32 and uint32 in all four byte orders side by side. The order
  * whose column shows sensible numbers is the `order` to configure.
  */
-import { modbusConnection, REGISTERS, type ModbusConnectionSettings } from '../config/catalog.js';
-import { parseDuration } from '../config/duration.js';
-import { fromZod, zodMessage } from '../config/issues.js';
-import type { ByteOrder, RegisterKind } from '../config/types.js';
-import { ModbusBus } from '../drivers/modbus/bus.js';
-import { linkSettings } from '../drivers/modbus/bus-registry.js';
-import { ModbusConnection } from '../drivers/modbus/connection.js';
-import { decodeRegisters } from '../drivers/modbus/decode.js';
-import { systemClock } from '../drivers/modbus/deps.js';
-import { classifyBusError, classifyError } from '../drivers/modbus/errors.js';
-import { MAX_READ } from '../drivers/modbus/plan.js';
-import type { RequestResult } from '../drivers/modbus/read-cycle.js';
+import { modbusConnection, REGISTERS, type ModbusConnectionSettings } from '../../config/catalog.js';
+import { parseDuration } from '../../config/duration.js';
+import { fromZod, zodMessage } from '../../config/issues.js';
+import type { ByteOrder, RegisterKind } from '../../config/types.js';
+import { ModbusBus } from '../../drivers/modbus/bus.js';
+import { linkSettings } from '../../drivers/modbus/bus-registry.js';
+import { ModbusConnection } from '../../drivers/modbus/connection.js';
+import { decodeRegisters } from '../../drivers/modbus/decode.js';
+import { systemClock } from '../../drivers/modbus/deps.js';
+import { classifyBusError, classifyError } from '../../drivers/modbus/errors.js';
+import { MAX_READ } from '../../drivers/modbus/plan.js';
+import type { RequestResult } from '../../drivers/modbus/read-cycle.js';
 import { probeFlags, probeRequest, ProbeUsageError } from './probe-common.js';
 
 export const MODBUS_PROBE_HELP = `Usage: edge-agent probe modbus (--host HOST | --path DEVICE) --address N [options]

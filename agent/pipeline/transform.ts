@@ -1,11 +1,12 @@
+// Room agent/pipeline: the path of a reading (schedule, poll or push, transform, clock guard, into the buffer); may import config, drivers, buffer, broker and agent/{clock,logger}.
 /**
  * Per-point transforms: raw reading → tagged point. Order: scale, offset, valid range, decimals,
  * map; then report-by-exception (deadband / maxSilence) decides whether the point is emitted.
  * Pure functions plus an explicit per-point state, so the pipeline owns all memory.
  */
-import type { Point, Value } from '../buffer/types.js';
-import type { PointBase } from '../config/types.js';
-import type { Reading } from '../drivers/types.js';
+import type { Point, Value } from '../../buffer/types.js';
+import type { PointBase } from '../../config/types.js';
+import type { Reading } from '../../drivers/types.js';
 
 export const TransformErrors = {
   outOfRange: 'EDGE_VALUE_OUT_OF_RANGE',

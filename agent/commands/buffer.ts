@@ -1,3 +1,4 @@
+// Room agent/commands: operator commands run by the CLI (probe, buffer, alerts, keys, printing); may import config, drivers, buffer, sinks and agent/logger.
 /**
  * `edge-agent buffer stats | dead-letters | replay`: what a technician asks a gateway about its
  * outbox — how far behind each sink is, what was dropped, what a sink refused and why — and the
@@ -6,14 +7,14 @@
  * technician's shell) must not hide the buffer from them.
  */
 import { readFileSync } from 'node:fs';
-import { BufferInspector } from '../buffer/inspect.js';
-import type { SqliteBufferOptions } from '../buffer/sqlite-buffer.js';
-import type { BufferStats, DeadLetter } from '../buffer/types.js';
-import { checkConfig, formatOf, substituteEnv, SETTINGS_KEYS } from '../config/index.js';
-import { parseText } from '../config/parse.js';
-import { loadSettings } from '../config/settings.js';
-import type { Env, Settings } from '../config/types.js';
-import type { Logger } from './logger.js';
+import { BufferInspector } from '../../buffer/inspect.js';
+import type { SqliteBufferOptions } from '../../buffer/sqlite-buffer.js';
+import type { BufferStats, DeadLetter } from '../../buffer/types.js';
+import { checkConfig, formatOf, substituteEnv, SETTINGS_KEYS } from '../../config/index.js';
+import { parseText } from '../../config/parse.js';
+import { loadSettings } from '../../config/settings.js';
+import type { Env, Settings } from '../../config/types.js';
+import type { Logger } from '../logger.js';
 
 export const BUFFER_SUBCOMMANDS = ['stats', 'dead-letters', 'replay'] as const;
 

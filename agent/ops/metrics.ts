@@ -1,3 +1,4 @@
+// Room agent/ops: the agent's face to a technician and systemd (HTTP, status, metrics, watchdog, notify, page); may import every room but commands, never agent.ts.
 /**
  * `/metrics` in the Prometheus text format (prom-client). Every figure is taken from the same
  * status snapshot as `/status`, at scrape time: counters are the agent's own running totals
@@ -65,7 +66,7 @@ export class AgentMetrics {
     this.counter('edge_points_suppressed_total', 'Points not reported by exception (inside the deadband)', [], one((s) => s.pipeline.suppressed));
     this.counter('edge_buffer_append_errors_total', 'Poll cycles whose points could not be stored', [], one((s) => s.pipeline.appendErrors));
 
-    // The buffer (agent/delivery-counters.ts)
+    // The buffer (agent/delivery/delivery-counters.ts)
     this.gauge('edge_buffer_rows', 'Rows in the buffer (not yet acknowledged by every sink)', [], one((s) => s.buffer?.rows));
     this.gauge('edge_buffer_bytes', 'Size of the buffer database', [], one((s) => s.buffer?.bytes));
     this.gauge('edge_buffer_max_rows', 'The buffer bound in rows', [], one((s) => s.buffer?.maxRows));

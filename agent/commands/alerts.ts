@@ -1,3 +1,4 @@
+// Room agent/commands: operator commands run by the CLI (probe, buffer, alerts, keys, printing); may import config, drivers, buffer, sinks and agent/logger.
 /**
  * `edge-agent alerts list | ack ID`: the alerts a gateway holds active, from the state the agent
  * keeps in its buffer file, and the operator's acknowledgement. Works beside the running service:
@@ -5,10 +6,10 @@
  * the change on the broker and sending it central), and the command waits to say how it went.
  */
 import os from 'node:os';
-import type { BufferInspector } from '../buffer/inspect.js';
-import type { AlertRecord } from '../buffer/types.js';
-import type { Env } from '../config/types.js';
-import { age, alignColumns, openBufferFile } from './buffer-commands.js';
+import type { BufferInspector } from '../../buffer/inspect.js';
+import type { AlertRecord } from '../../buffer/types.js';
+import type { Env } from '../../config/types.js';
+import { age, alignColumns, openBufferFile } from './buffer.js';
 
 export const ALERTS_SUBCOMMANDS = ['list', 'ack'] as const;
 

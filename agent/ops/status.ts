@@ -1,3 +1,4 @@
+// Room agent/ops: the agent's face to a technician and systemd (HTTP, status, metrics, watchdog, notify, page); may import every room but commands, never agent.ts.
 /**
  * The live state of a running agent, as one JSON-ready snapshot: devices and their health, the
  * latest value of every point, active alerts, the buffer and each sink. `/status`, `/metrics` and
@@ -5,54 +6,23 @@
  * like every timestamp in the agent; `now` is the gateway's clock, so a viewer can show ages
  * without trusting its own clock.
  */
-import type { BufferStats, Point, Quality, Value } from '../buffer/types.js';
-import { formatDuration } from '../config/duration.js';
-import type { AgentConfig, ResolvedDevice } from '../config/types.js';
-import { planRequests } from '../drivers/modbus/plan.js';
-import type { DeliveryCounters, SinkCounters } from './delivery-counters.js';
-import type { DeviceHealth } from './device-runner.js';
-import type { ForwarderStats } from './forwarder.js';
-import type { PipelineStats } from './pipeline.js';
+import type { BufferStats, Point, Quality, Value } from '../../buffer/types.js';
+import { formatDuration } from '../../config/duration.js';
+import type { AgentConfig, ResolvedDevice } from '../../config/types.js';
+import { planRequests } from '../../drivers/modbus/plan.js';
+import type { DeliveryCounters, SinkCounters } from '../delivery/delivery-counters.js';
+import type { DeviceHealth } from '../pipeline/device-runner.js';
+import type { ForwarderStats } from '../delivery/forwarder.js';
+import type { PipelineStats } from '../pipeline/pipeline.js';
 import type { Stall, Verdict } from './watchdog.js';
-import { withoutCredentials } from './central/link.js';
-import type { LinkStatus } from './central/link.js';
-import type { LastApply } from './central/reports.js';
+import { withoutCredentials } from '../central/link.js';
+import type { LinkStatus } from '../central/link.js';
+import type { LastApply } from '../central/last-apply.js';
+import type { ActiveAlert, AlertSource } from '../alerts/active.js';
 
-/**
- * An alert that is active now, as the local alert engine (agent/alerts/engine.ts) shows it
- * through `Agent.alerts`.
- */
-export interface ActiveAlert {
-  /** The occurrence: `<device>/<point>/<rule>@<raised, epoch ms>`, e.g. `pump-1/flow/above-120@1718000000000`. */
-  id: string;
-  deviceId: string;
-  pointId: string;
-  /** The rule's id (given, or derived like `above-120`). */
-  ruleId?: string;
-  /** `critical`, `warning` or `info`. */
-  severity: string;
-  /** `active`; `returned`: the condition is gone but the alert is latched until acknowledged; `cleared` only in change notifications. */
-  state?: 'active' | 'returned' | 'cleared';
-  message: string;
-  /** Epoch ms the alert became active. */
-  since: number;
-  /** The value that raised it. */
-  value?: Value | null;
-  threshold?: Value | null;
-  unit?: string;
-  acknowledged?: boolean;
-  acknowledgedAt?: number | null;
-  acknowledgedBy?: string | null;
-  latch?: boolean;
-  /** Its retained topic on the local broker. */
-  topic?: string;
-}
+export type { ActiveAlert, AlertSource } from '../alerts/active.js';
+export { noAlerts } from '../alerts/active.js';
 
-export interface AlertSource {
-  active(): readonly ActiveAlert[];
-}
-
-export const noAlerts: AlertSource = { active: () => [] };
 
 export type AgentPhase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -66,7 +36,7 @@ export interface AgentView {
   readonly alerts: AlertSource;
   /** Undefined while the buffer is not open. */
   bufferStats(): BufferStats | undefined;
-  /** The buffer's and each sink's delivery figures (agent/delivery-counters.ts); undefined while the buffer is not open. */
+  /** The buffer's and each sink's delivery figures (agent/delivery/delivery-counters.ts); undefined while the buffer is not open. */
   deliveryCounters(): DeliveryCounters | undefined;
   /** The ops link (agent/central) while it runs; absent or undefined otherwise. */
   readonly centralLink?: { status(): CentralStatus } | undefined;

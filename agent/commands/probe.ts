@@ -1,3 +1,4 @@
+// Room agent/commands: operator commands run by the CLI (probe, buffer, alerts, keys, printing); may import config, drivers, buffer, sinks and agent/logger.
 /**
  * `edge-agent probe <kind> …`: commissioning tools that talk to one device once, outside the
  * running agent, and print what they see. Each kind registers here with its own options and help.
@@ -6,10 +7,9 @@ import { MODBUS_PROBE_HELP, probeModbus } from './probe-modbus.js';
 import { MQTT_PROBE_HELP, probeMqtt } from './probe-mqtt.js';
 import { SERIAL_PROBE_HELP, probeSerial } from './probe-serial.js';
 
-export interface ProbeOutput {
-  log(s: string): void;
-  error(s: string): void;
-}
+import type { ProbeOutput } from './probe-common.js';
+
+export type { ProbeOutput } from './probe-common.js';
 
 interface ProbeKind {
   summary: string;
