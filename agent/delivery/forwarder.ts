@@ -38,6 +38,8 @@ interface Next {
   delay: number;
   /** Idle waits end early when rows arrive; back-off waits do not. */
   wakeable: boolean;
+  /** Caught up as of the read, but rows may have been committed since: read again before stopping. */
+  recheck?: boolean;
 }
 
 export interface ForwarderStats {
@@ -124,8 +126,13 @@ export class Forwarder {
         next = { delay: this.backoff.next(), wakeable: false };
       }
       if (signal.aborted) break;
-      // Shutting down: go on only while there is a backlog and the sink takes it.
-      if (this.draining && next.delay > 0) break;
+      // Shutting down: go on while the sink takes what is buffered. A short batch is not proof of
+      // an empty outbox here: the last poll may have committed while that batch was being
+      // written, so only an empty read (or a failure) ends the drain.
+      if (this.draining && next.delay > 0) {
+        if (!next.recheck) break;
+        continue;
+      }
       if (next.delay > 0) await this.wait(next.delay, next.wakeable);
       // Draining a backlog: let pending I/O (poll answers, the other sink) run before the next
       // batch is read and encoded, or catch-up starves the polls (bench/: poll_slip_ms_p99).
@@ -145,7 +152,7 @@ export class Forwarder {
     const failure = await this.deliver(batch);
     if (failure !== undefined) return failure;
     // A full batch means a backlog: go on at once. A short one means we are caught up.
-    return batch.length >= size ? { delay: 0, wakeable: false } : this.idle;
+    return batch.length >= size ? { delay: 0, wakeable: false } : { ...this.idle, recheck: true };
   }
 
   /**

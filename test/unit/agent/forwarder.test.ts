@@ -132,3 +132,27 @@ describe('Forwarder', () => {
     await stopped;
   });
 });
+
+describe('Forwarder shutdown', () => {
+  it('drains rows committed while its last batch was being written (the final poll of a stop)', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.add(3);
+    // A sink whose write takes 50 ms: the last poll commits 30 rows in the middle of it.
+    class SlowSink extends ScriptedSink {
+      override async write(batch: readonly Point[]): Promise<void> {
+        await new Promise((r) => setTimeout(r, 50));
+        await super.write(batch);
+      }
+    }
+    const sink = new SlowSink();
+    const f = new Forwarder({ sink, outbox, clock, logger, batchSize: 100, idleMs: 60_000 });
+    f.start();
+    await fake.tickAsync(10); // the first batch (3 rows) is being written
+    outbox.add(30);
+    const stopped = f.stop(5000);
+    await fake.tickAsync(500);
+    await stopped;
+    expect(sink.received).toEqual(Array.from({ length: 33 }, (_, i) => i + 1));
+    expect(sink.calls.map((c) => c.size)).toEqual([3, 30]);
+  });
+});
