@@ -5,19 +5,12 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { pino } from 'pino';
-import { ConfigError, checkConfig, loadConfig, summarize } from '../config/index.js';
+// Commands load only what they use (a dynamic import each): `--version` and `validate` must not
+// pay for pg, mqtt, aedes, serialport and SQLite on a Pi-class box.
 import type { AgentConfig } from '../config/types.js';
-import { Agent } from './agent.js';
-import { BUFFER_SUBCOMMANDS, bufferCommand } from './commands/buffer.js';
-import { ALERTS_SUBCOMMANDS, alertsCommand } from './commands/alerts.js';
-import { keygenCommand, signCommand } from './commands/keys.js';
-import { loadBootConfig, type BootConfig } from '../config/config-state.js';
-import { createLogger, type Logger } from './logger.js';
-import { systemdFromEnv } from './ops/notify.js';
-import { formatAlert, formatOnce, formatPoint } from './commands/print.js';
-import { probeCommand } from './commands/probe.js';
-import { transformReading } from './pipeline/transform.js';
+import type { BootConfig } from '../config/config-state.js';
+import type { Agent } from './agent.js';
+import type { Logger } from './logger.js';
 import { packageRoot, packageVersion } from './ops/http-static.js';
 
 const HELP: Record<string, string> = {
@@ -144,7 +137,7 @@ class UsageError extends Error {}
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   // probe has its own options per kind (agent/probe.ts).
-  if (argv[0] === 'probe') return probeCommand(argv.slice(1));
+  if (argv[0] === 'probe') return (await import('./commands/probe.js')).probeCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -171,13 +164,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (command === 'keygen') {
     if (positionals.length > 1) return usage(`unexpected argument '${positionals[1]}'`, 'keygen');
     if (values.out === undefined) return usage('missing --out DIR', 'keygen');
-    return keygenCommand(values.out, console.log, console.error);
+    return (await import('./commands/keys.js')).keygenCommand(values.out, console.log, console.error);
   }
   if (command === 'config') return configSubcommand(positionals.slice(1), values);
   if (positionals.length > 1) return usage(`unexpected argument '${positionals[1]}'`);
   try {
     const file = configFile(values);
-    if (command === 'validate') return validate(file, env);
+    if (command === 'validate') return await validate(file, env);
     return await run(file, env, { demo: values.demo === true, print: values.print === true || values.demo === true, once: values.once === true });
   } catch (err) {
     if (err instanceof UsageError) return usage(err.message, command);
@@ -185,11 +178,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 }
 
-function bufferSubcommand(
+async function bufferSubcommand(
   args: string[],
   values: { config?: string; demo?: boolean; json?: boolean; sink?: string; id?: string[]; limit?: string },
   env: NodeJS.ProcessEnv,
-): number {
+): Promise<number> {
+  const { BUFFER_SUBCOMMANDS, bufferCommand } = await import('./commands/buffer.js');
   const [sub, extra] = args;
   if (sub === undefined || !(BUFFER_SUBCOMMANDS as readonly string[]).includes(sub)) {
     return usage(sub === undefined ? 'missing buffer command (stats, dead-letters or replay)' : `unknown buffer command '${sub}'`, 'buffer');
@@ -208,7 +202,7 @@ function bufferSubcommand(
   }
 }
 
-function configSubcommand(args: string[], values: { key?: string; rev?: string; gateway?: string; expires?: string }): number {
+async function configSubcommand(args: string[], values: { key?: string; rev?: string; gateway?: string; expires?: string }): Promise<number> {
   const [sub, file, extra] = args;
   if (sub !== 'sign') return usage(sub === undefined ? 'missing config command (sign)' : `unknown config command '${sub}'`, 'config');
   if (file === undefined) return usage('missing FILE to sign', 'config');
@@ -216,10 +210,12 @@ function configSubcommand(args: string[], values: { key?: string; rev?: string; 
   if (values.key === undefined) return usage('missing --key PRIVATE_KEY', 'config');
   if (values.rev === undefined) return usage('missing --rev N', 'config');
   if (!/^[1-9]\d*$/.test(values.rev)) return usage('--rev must be a whole number, at least 1', 'config');
+  const { signCommand } = await import('./commands/keys.js');
   return signCommand({ key: values.key, rev: values.rev, gateway: values.gateway, expires: values.expires, file }, console.log, console.error);
 }
 
 async function alertsSubcommand(args: string[], values: { config?: string; demo?: boolean; json?: boolean; by?: string }, env: NodeJS.ProcessEnv): Promise<number> {
+  const { ALERTS_SUBCOMMANDS, alertsCommand } = await import('./commands/alerts.js');
   const [sub, id, extra] = args;
   if (sub === undefined || !(ALERTS_SUBCOMMANDS as readonly string[]).includes(sub)) {
     return usage(sub === undefined ? 'missing alerts command (list or ack ID)' : `unknown alerts command '${sub}'`, 'alerts');
@@ -244,7 +240,8 @@ function configFile(values: { config?: string; demo?: boolean }): string {
   return values.config;
 }
 
-function validate(file: string, env: NodeJS.ProcessEnv): number {
+async function validate(file: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const { checkConfig, summarize } = await import('../config/index.js');
   const result = checkConfig({ file, env });
   if (!result.ok) {
     console.error(`${file}: ${result.issues.length} error${result.issues.length === 1 ? '' : 's'}`);
@@ -256,6 +253,8 @@ function validate(file: string, env: NodeJS.ProcessEnv): number {
 }
 
 async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; print: boolean; once: boolean }): Promise<number> {
+  const { ConfigError, loadConfig } = await import('../config/index.js');
+  const { loadBootConfig } = await import('../config/config-state.js');
   let config: AgentConfig;
   let boot: BootConfig | undefined;
   try {
@@ -273,6 +272,14 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
     }
     throw err;
   }
+  const [{ pino }, { createLogger }, { Agent }, { systemdFromEnv }, print] = await Promise.all([
+    import('pino'),
+    import('./logger.js'),
+    import('./agent.js'),
+    import('./ops/notify.js'),
+    import('./commands/print.js'),
+  ]);
+  const { formatAlert, formatPoint } = print;
   const logger = createLogger({
     level: opts.once ? 'warn' : config.settings.log.level,
     base: { gateway: config.settings.gateway.id },
@@ -351,6 +358,7 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
 }
 
 async function runOnce(agent: Agent, logger: Logger): Promise<number> {
+  const [{ formatOnce }, { transformReading }] = await Promise.all([import('./commands/print.js'), import('./pipeline/transform.js')]);
   await agent.start();
   const results = await agent.pollAllOnce(new AbortController().signal);
   // In config order, each point after its transforms (scale, range, map…), as it would be stored.

@@ -4,7 +4,7 @@
  * to stdout (`npm run -s bench > bench.json`; without -s npm adds its banner). Benchmarks print figures; they never pass or fail a
  * build.
  *
- *   node dist/bench/run.js [--only ingest,drain,catchup,modbus,rss] [--rss-minutes 10]
+ *   node dist/bench/run.js [--only cli,ingest,drain,catchup,modbus,rss] [--rss-minutes 10]
  *                          [--backlog 1000000] [--markdown]
  *
  * Environment: PGURL (default postgres://postgres@127.0.0.1:5432/test, a throw-away schema per
@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { VictoriaMetrics } from '../test/helpers/victoria.js';
 import { copyBuffer, fillBuffer } from './backlog.js';
 import { benchCatchup } from './catchup.js';
+import { benchCli } from './cli.js';
 import { backlogFile, benchInflux, benchPostgres } from './drain.js';
 import { atLeastFraction, atMost, below, equalTo, fmt, formatMarkdown, formatTable, info, type Check } from './figures.js';
 import { benchIngest } from './ingest.js';
@@ -25,7 +26,7 @@ import { describeMachine } from './machine.js';
 import { benchRtu } from './modbus.js';
 import { benchRss } from './rss.js';
 
-const PHASES = ['modbus', 'ingest', 'drain', 'catchup', 'rss'] as const;
+const PHASES = ['cli', 'modbus', 'ingest', 'drain', 'catchup', 'rss'] as const;
 type Phase = (typeof PHASES)[number];
 
 /** A rtu_cycle_ms target of our own (the issue names the yardstick, not the margin). */
@@ -70,6 +71,10 @@ const influxUrl = async (): Promise<string> => (victoria ??= await VictoriaMetri
 const YEAR = 365 * 86_400_000;
 
 try {
+  await phase('cli', async () => {
+    Object.assign(figures, await benchCli(dir));
+  });
+
   await phase('modbus', async () => {
     for (const baud of [9600, 19200]) {
       const r = await benchRtu(baud, 10);
@@ -140,6 +145,14 @@ function meters(n: number) {
 
 const num = (k: string): number => (typeof figures[k] === 'number' ? (figures[k] as number) : Number.NaN);
 const checks: Check[] = [];
+if (only.has('cli')) {
+  // Issue 14's targets for a Pi-class box, measured here.
+  checks.push(atMost('cli_start_ms_version', num('cli_start_ms_version'), 250, 'ms', 'edge-agent --version, median of 5'));
+  checks.push(atMost('cli_rss_mb_version', num('cli_rss_mb_version'), 55, 'MB', 'peak RSS'));
+  checks.push(atMost('cli_start_ms_validate', num('cli_start_ms_validate'), 250, 'ms', 'edge-agent validate --demo, median of 5'));
+  checks.push(atMost('cli_rss_mb_validate', num('cli_rss_mb_validate'), 55, 'MB', 'peak RSS'));
+  checks.push(atMost('idle_rss_mb', num('idle_rss_mb'), 60, 'MB', 'run --demo after 15 s'));
+}
 if (only.has('ingest')) {
   checks.push(atLeastFraction('ingest_points_per_s', num('ingest_points_per_s'), 'sqlite_ceiling_rows_per_s', num('sqlite_ceiling_rows_per_s'), 0.5, 'points/s'));
 }
