@@ -7,7 +7,7 @@ import type { Point } from '../buffer/types.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { agentBufferOptions } from './commands/buffer.js';
 import { ClockGuard } from './pipeline/clock-sanity-guard.js';
-import { ClockSanity, systemClockSources, type ClockSources } from './pipeline/clock-sanity.js';
+import { ClockSanity, systemClockSources, type ClockSources, type ClockVerdict } from './pipeline/clock-sanity.js';
 import { deliveryCounters, type DeliveryCounters } from './delivery/delivery-counters.js';
 import type { AgentConfig, ResolvedDevice } from '../config/types.js';
 import { WellPumpSimulator } from '../drivers/modbus/simulator.js';
@@ -32,7 +32,7 @@ import { progressOf, ProgressMonitor, Watchdog } from './ops/watchdog.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { createSinks, toSinkCatalog } from './delivery/sinks.js';
 import { planApply } from './central/apply-plan.js';
-import { Central } from './central/central.js';
+import type { Central } from './central/central.js';
 import { comeUp, withinDeadline, type ApplyFailure, type ApplyResult } from './central/come-up.js';
 import type { BootConfig } from '../config/config-state.js';
 import type { Env } from '../config/types.js';
@@ -104,12 +104,31 @@ export class Agent {
     this.current = opts.config;
     this.log = opts.logger;
     this.clock = opts.clock ?? systemClock;
-    this.pipeline = new Pipeline({
-      append: (points: Point[]) => {
-        if (this.buffer === undefined) throw new Error('buffer is not open');
-        return (this.clockGuard?.guard ?? this.buffer).append(points);
+    const settings = (): AgentConfig['settings'] => this.config.settings;
+    let commitErrors = 0;
+    this.pipeline = new Pipeline(
+      {
+        append: (points: Point[], at?: unknown) => {
+          if (this.buffer === undefined) throw new Error('buffer is not open');
+          const guard = this.clockGuard?.guard;
+          return guard === undefined ? this.buffer.append(points) : guard.append(points, {}, at as ClockVerdict | undefined);
+        },
+        readContext: () => this.clockGuard?.guard.check(),
+        sameContext: (a, b) => a === undefined || b === undefined || ClockGuard.sameTreatment(a as ClockVerdict, b as ClockVerdict),
       },
-    });
+      {
+        // Read at every cycle: a pushed config may change it.
+        get intervalMs() {
+          return settings().buffer.commitInterval;
+        },
+        clock: this.clock,
+        onError: (err, points) => {
+          commitErrors += 1;
+          // ERROR: these readings are lost. Rate-limited: the first, then every 100th.
+          if (commitErrors === 1 || commitErrors % 100 === 0) this.log.error({ err, points, commitErrors }, 'readings could not be stored');
+        },
+      },
+    );
     this.pipeline.onPoints(() => {
       for (const f of this.forwarders) f.wake();
     });
@@ -161,7 +180,7 @@ export class Agent {
     this.state = 'starting';
     const { settings } = this.config;
     try {
-      this.sinks = this.opts.sinks ?? createSinks(settings, this.log);
+      this.sinks = this.opts.sinks ?? (await createSinks(settings, this.log));
       this.buffer = new SqliteBuffer(agentBufferOptions(settings, this.sinks.map((s) => s.name), this.log));
       const clockLog = this.log.child({ component: 'clock' });
       const sanity = new ClockSanity({ sources: this.opts.clockSources ?? systemClockSources(), logger: clockLog });
@@ -267,7 +286,7 @@ export class Agent {
     }
     const oldSink = this.sinks.find((s) => s.name === name);
     if (oldSink !== undefined) await this.bounded(`sink ${name}`, oldSink.stop(), grace);
-    const sink = createSinks(next.settings, this.log).find((s) => s.name === name);
+    const sink = (await createSinks(next.settings, this.log)).find((s) => s.name === name);
     if (sink === undefined) throw new Error(`sink ${name} is not enabled by the new settings`);
     this.sinks = [...this.sinks.filter((s) => s.name !== name), sink];
     await sink.start();
@@ -317,6 +336,8 @@ export class Agent {
     this.runners.clear();
     await Promise.all(this.simulators.map((s) => this.bounded('simulator', s.stop(), grace)));
     this.simulators = [];
+    // What the last interval read goes in now, before the forwarders drain.
+    this.pipeline.flush();
     // Then deliveries: each sink gets a bounded time to finish the batch it is writing.
     await Promise.all(this.forwarders.map((f) => f.stop(grace)));
     this.forwarders.length = 0;
@@ -336,7 +357,7 @@ export class Agent {
    * is taken is logged and retried by the server; it does not stop the agent.
    */
   private async startSurface(): Promise<void> {
-    this.startCentral();
+    await this.startCentral();
     if (!this.opts.http && this.opts.systemd === undefined) return;
     if (this.opts.http) {
       const { host, port, token } = this.config.settings.http;
@@ -359,11 +380,15 @@ export class Agent {
     this.watchdog.ready();
   }
 
-  /** The ops link: connects in the background; an unreachable broker never holds the agent. */
-  private startCentral(): void {
+  /**
+   * The ops link: connects in the background; an unreachable broker never holds the agent. Its
+   * module (and MQTT.js) is imported only when a central URL is set.
+   */
+  private async startCentral(): Promise<void> {
     const c = this.opts.central;
     const { boot } = c ?? {};
     if (c === undefined || boot === undefined || boot.state === undefined || this.current.settings.central.url === '') return;
+    const { Central } = await import('./central/central.js');
     this.central = new Central({
       agent: this,
       running: { rev: boot.rev, origin: boot.origin, document: boot.document, localCentral: boot.localCentral },
@@ -391,7 +416,7 @@ export class Agent {
       return;
     }
     const log = this.log.child({ component: 'device', device: device.id });
-    const driver = createDriver(device, { clock: this.clock, logger: log, buses: this.buses });
+    const driver = await createDriver(device, { clock: this.clock, logger: log, buses: this.buses });
     const runner = new DeviceRunner(device, driver, this.pipeline, this.clock, log);
     this.runners.set(device.id, runner);
     await runner.start();

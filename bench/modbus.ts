@@ -56,7 +56,7 @@ export async function benchRtu(baud: number, cycles: number): Promise<RtuResult>
       everyMs: 1000,
     });
     const device = modbusDevices(config)[0]!;
-    const driver = createDriver(device, { clock: systemClock, logger, buses });
+    const driver = await createDriver(device, { clock: systemClock, logger, buses });
     await driver.start();
     const signal = new AbortController().signal;
     // Warm up (link open, JIT), then count from a clean slate.

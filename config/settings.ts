@@ -61,6 +61,7 @@ export function loadSettings(input: Readonly<Record<string, unknown>>, env: Env)
   }
   const settings = config.getProperties();
   settings.buffer.maxBytes = bytesOrDefault(settings.buffer.maxBytes);
+  settings.buffer.commitInterval = msOr(settings.buffer.commitInterval, 250);
   settings.central.healthEvery = msOr(settings.central.healthEvery, 60_000);
   settings.central.applyTimeout = msOr(settings.central.applyTimeout, 30_000);
   issues.push(...crossChecks(settings));
@@ -86,6 +87,11 @@ function settingsSchema(): convict.Schema<Settings> {
       whenFull: { doc: 'at the bound: dropOldest or rejectNew', default: 'dropOldest', format: oneOf(['dropOldest', 'rejectNew']) },
       synchronous: { doc: 'SQLite synchronous mode', default: 'normal', format: oneOf(['normal', 'full']) },
       untrustedClock: { doc: 'points read before the clock is trusted: restamp or flag', default: 'restamp', format: oneOf(['restamp', 'flag']) },
+      commitInterval: {
+        doc: 'readings are committed together at most this long after they were read (0: one commit per poll cycle); fewer, larger commits wear an SD card less',
+        default: '250ms' as unknown as number,
+        format: commitInterval,
+      },
     },
     sinks: {
       influx: {
@@ -173,6 +179,11 @@ function trueOrFalse(value: unknown): void {
 function duration(value: unknown): void {
   if (typeof value !== 'string' && typeof value !== 'number') throw new Error('must be a duration such as 30s or 5m');
   if (parseDuration(value) < 1) throw new Error('must be longer than 0');
+}
+/** 0 (a commit per poll cycle) up to 10 s: longer would put more readings at risk than a Pi's SD card saves. */
+function commitInterval(value: unknown): void {
+  if (typeof value !== 'string' && typeof value !== 'number') throw new Error('must be a duration such as 250ms, or 0');
+  if (parseDuration(value) > 10_000) throw new Error('must be at most 10s (readings wait this long to be committed; a crash loses at most that much)');
 }
 function logLevel(value: unknown): void {
   if (!(LOG_LEVELS as readonly unknown[]).includes(value)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}`);

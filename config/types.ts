@@ -143,6 +143,12 @@ export interface Settings {
     synchronous: 'normal' | 'full';
     /** Points read while the wall clock is not trusted: held and re-stamped once it is, or sent flagged. */
     untrustedClock: 'restamp' | 'flag';
+    /**
+     * Readings wait at most this long (ms) to be committed with others: one commit per tick of all
+     * devices, not one per device cycle. A SIGKILL or power loss can lose only readings of the
+     * last interval, which no sink had received yet. 0: a commit per poll cycle.
+     */
+    commitInterval: number;
   };
   sinks: {
     influx: { url: string; token: string; org: string; bucket: string };

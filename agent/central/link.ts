@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { withoutCredentials } from './url.js';
 import type { Settings } from '../../config/types.js';
 import { Backoff } from '../delivery/backoff.js';
 import type { Clock } from '../clock.js';
@@ -223,18 +224,6 @@ export class CentralLink {
       ...(s.cert === '' ? {} : { cert: file('central.cert', s.cert), key: file('central.key', s.key) }),
       rejectUnauthorized: true,
     };
-  }
-}
-
-/** `mqtts://ops:s3cret@broker:8883` → `mqtts://broker:8883`: for logs, /status and the page. */
-export function withoutCredentials(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/[^/@]*@/, '//');
   }
 }
 

@@ -1,20 +1,23 @@
 // Room agent/delivery: forwarding buffered points to the sinks (forwarders, sink wiring, counters, back-off); may import sinks, buffer, config, agent/pipeline and agent/{clock,logger}.
-/** Which sinks the settings enable, and the catalog they mirror. A sink is enabled by its URL. */
+/**
+ * Which sinks the settings enable, and the catalog they mirror. A sink is enabled by its URL; its
+ * client library (pg, @influxdata/influxdb-client) is imported only then.
+ */
 import type { AgentConfig, Settings } from '../../config/types.js';
-import { InfluxSink } from '../../sinks/influx.js';
-import { PostgresSink } from '../../sinks/postgres.js';
 import type { Sink, SinkCatalog } from '../../sinks/types.js';
 import type { Logger } from '../logger.js';
 
-export function createSinks(settings: Settings, log: Logger): Sink[] {
+export async function createSinks(settings: Settings, log: Logger): Promise<Sink[]> {
   const sinks: Sink[] = [];
   const { influx, postgres } = settings.sinks;
   if (influx.url !== '') {
+    const { InfluxSink } = await import('../../sinks/influx.js');
     sinks.push(
       new InfluxSink({ url: influx.url, token: influx.token, org: influx.org, bucket: influx.bucket, logger: log.child({ component: 'sink', sink: 'influx' }) }),
     );
   }
   if (postgres.url !== '') {
+    const { PostgresSink } = await import('../../sinks/postgres.js');
     sinks.push(
       new PostgresSink({ url: postgres.url, schema: postgres.schema, gatewayId: settings.gateway.id, logger: log.child({ component: 'sink', sink: 'postgres' }) }),
     );

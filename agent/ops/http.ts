@@ -24,7 +24,7 @@ import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
 import { loadStaticFiles, type StaticFile } from './http-static.js';
 import type { Logger } from '../logger.js';
-import { AgentMetrics } from './metrics.js';
+import type { AgentMetrics } from './metrics.js';
 import { StatusReader, type AgentView } from './status.js';
 import { describeStalls, type ProgressMonitor } from './watchdog.js';
 
@@ -59,7 +59,8 @@ export class HttpServer {
   private readonly opts: HttpServerOptions;
   private readonly server: Server;
   private readonly status: StatusReader;
-  private readonly metrics = new AgentMetrics();
+  /** prom-client is loaded at the first scrape: a gateway nobody scrapes never pays for it. */
+  private metrics: Promise<AgentMetrics> | undefined;
   private readonly files: Map<string, StaticFile>;
   private readonly tokenDigest: Buffer | undefined;
   private retryTimer: unknown;
@@ -185,10 +186,18 @@ export class HttpServer {
         send(res, ready ? 200 : 503, json({ ready, ...(authorized ? { checks } : {}) }));
         return;
       }
-      case '/metrics':
+      case '/metrics': {
         if (!authorized) return this.unauthorized(res);
-        send(res, 200, await this.metrics.render(this.status.read()), { 'Content-Type': this.metrics.contentType });
+        // The event-loop delay monitor needs one sample (10 ms) before its figures are numbers, not NaN.
+        this.metrics ??= import('./metrics.js').then(async ({ AgentMetrics }) => {
+          const m = new AgentMetrics();
+          await new Promise((r) => setTimeout(r, 25));
+          return m;
+        });
+        const metrics = await this.metrics;
+        send(res, 200, await metrics.render(this.status.read()), { 'Content-Type': metrics.contentType });
         return;
+      }
       case '/status':
         if (!authorized) return this.unauthorized(res);
         send(res, 200, json(this.status.read()));

@@ -15,7 +15,7 @@ import type { DeviceHealth } from '../pipeline/device-runner.js';
 import type { ForwarderStats } from '../delivery/forwarder.js';
 import type { PipelineStats } from '../pipeline/pipeline.js';
 import type { Stall, Verdict } from './watchdog.js';
-import { withoutCredentials } from '../central/link.js';
+import { withoutCredentials } from '../central/url.js';
 import type { LinkStatus } from '../central/link.js';
 import type { LastApply } from '../central/last-apply.js';
 import type { ActiveAlert, AlertSource } from '../alerts/active.js';

@@ -54,9 +54,12 @@ export class ClockGuard {
 
   constructor(private readonly opts: ClockGuardOptions) {}
 
-  /** `alertState` (alert events' state rows) is written in the same transaction, whatever the clock. */
-  append(points: readonly Point[], extra: { alertState?: readonly AlertStateRow[] } = {}): number {
-    const v = this.check();
+  /**
+   * `alertState` (alert events' state rows) is written in the same transaction, whatever the clock.
+   * `verdict`: the clock as it was when the points were read (a deferred commit); default: now.
+   */
+  append(points: readonly Point[], extra: { alertState?: readonly AlertStateRow[] } = {}, verdict?: ClockVerdict): number {
+    const v = verdict ?? this.check();
     if (v.trusted) return this.opts.buffer.append(points, extra);
     if (this.opts.mode === 'flag') {
       for (const p of points) flag(p);
@@ -67,6 +70,12 @@ export class ClockGuard {
     this.mayHaveHolds = true;
     this.stats.held += points.length;
     return this.opts.buffer.append(points, { ...extra, hold: { bootId: v.bootId, offsetMs: v.epochOffsetMs, sinceMono: v.mono } });
+  }
+
+  /** Whether points read under verdicts `a` and `b` are stored alike (one commit may take both). */
+  static sameTreatment(a: ClockVerdict, b: ClockVerdict): boolean {
+    if (a.trusted || b.trusted) return a.trusted === b.trusted;
+    return a.bootId === b.bootId && a.epochOffsetMs === b.epochOffsetMs;
   }
 
   /** Looks at the clock and lets held rows go when it can. Called on every append and by the timer. */

@@ -5,7 +5,7 @@
  */
 import type { Point } from '../../buffer/types.js';
 import type { PolledDevice } from '../../config/types.js';
-import type { PolledDriver, Reading } from '../../drivers/types.js';
+import { DeviceErrors, type PolledDriver, type Reading } from '../../drivers/types.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Pipeline } from './pipeline.js';
@@ -88,6 +88,9 @@ export class DeviceRunner {
     } finally {
       this.health.pollingSince = null;
     }
+    // A poll cut short by our own stop: what the device answered is kept, the points it never got
+    // to are not device failures and are not stored (they would show every restart as an outage).
+    if (store && signal.aborted) readings = readings.filter((r) => r.error !== DeviceErrors.aborted);
     this.noteHealth(readings, started);
     const points = store ? this.pipeline.process(this.device, readings) : [];
     return { readings, points };

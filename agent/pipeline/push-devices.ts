@@ -6,7 +6,7 @@
  * must exist), `start(device)` per device, `listen` after all devices (sensors may connect
  * once someone listens), `stop` first in the stop order.
  */
-import { EmbeddedBroker } from '../../broker/broker.js';
+import type { EmbeddedBroker } from '../../broker/broker.js';
 import type { AgentConfig, ResolvedDevice } from '../../config/types.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
@@ -38,6 +38,8 @@ export class PushDevices {
   async prepare(): Promise<void> {
     const settings = this.opts.config.broker;
     if (settings === undefined || !settings.enabled || this.broker !== undefined) return;
+    // aedes and its parser load only when the config turns the broker on.
+    const { EmbeddedBroker } = await import('../../broker/broker.js');
     this.broker = new EmbeddedBroker({ settings, logger: this.opts.logger.child({ component: 'broker' }) });
     await this.broker.prepare();
   }
@@ -46,7 +48,7 @@ export class PushDevices {
   async start(device: ResolvedDevice): Promise<void> {
     if (!isPush(device)) throw new Error(`device ${device.id} is polled, not a push device`);
     const log = this.opts.logger.child({ component: 'device', device: device.id });
-    const driver = createPushDriver(device, { clock: this.opts.clock, logger: log, broker: this.broker });
+    const driver = await createPushDriver(device, { clock: this.opts.clock, logger: log, broker: this.broker });
     const runner = new PushRunner(device, driver, this.opts.pipeline, this.opts.clock, log);
     this.runners.set(device.id, runner);
     await runner.start();

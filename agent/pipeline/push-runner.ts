@@ -8,8 +8,8 @@
  */
 import type { MqttDevice, PolledDevice, ResolvedDevice, SerialDevice } from '../../config/types.js';
 import type { EmbeddedBroker } from '../../broker/broker.js';
-import { MqttDriver, type LocalBroker, type MqttStats } from '../../drivers/mqtt/driver.js';
-import { SerialLineDriver, type SerialStats } from '../../drivers/serial/driver.js';
+import type { LocalBroker, MqttStats } from '../../drivers/mqtt/driver.js';
+import type { SerialStats } from '../../drivers/serial/driver.js';
 import type { PushDriver, Reading } from '../../drivers/types.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
@@ -28,12 +28,17 @@ export function isPush(device: ResolvedDevice): device is PushDevice {
 
 export type PushDriverWithStats = PushDriver & { readonly stats: SerialStats | MqttStats };
 
-export function createPushDriver(device: PushDevice, deps: { clock: Clock; logger: Logger; broker?: EmbeddedBroker | undefined }): PushDriverWithStats {
+/** A push device's driver; its module (serialport, mqtt) is imported when a device first needs it. */
+export async function createPushDriver(device: PushDevice, deps: { clock: Clock; logger: Logger; broker?: EmbeddedBroker | undefined }): Promise<PushDriverWithStats> {
   switch (device.driver) {
-    case 'serial':
+    case 'serial': {
+      const { SerialLineDriver } = await import('../../drivers/serial/driver.js');
       return new SerialLineDriver({ device, clock: deps.clock, logger: deps.logger });
-    case 'mqtt':
+    }
+    case 'mqtt': {
+      const { MqttDriver } = await import('../../drivers/mqtt/driver.js');
       return new MqttDriver({ device, clock: deps.clock, logger: deps.logger, ...(deps.broker === undefined ? {} : { local: localBroker(deps.broker) }) });
+    }
   }
 }
 

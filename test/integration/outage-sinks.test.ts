@@ -97,7 +97,7 @@ it('survives PostgreSQL taken away and VictoriaMetrics SIGKILLed mid-run: Postgr
     const missing = async () => {
       const series = await vm.query('{__name__="outage_value",gateway="gw-outage"}');
       const inVm = new Set(series.flatMap((s) => s.timestamps.map((t) => `${s.metric.device}/${s.metric.point}@${t}`)));
-      // Points without a value (a poll aborted at stop) never go to InfluxDB: a line needs a field.
+      // Points without a value (a failed read) never go to InfluxDB: a line needs a field.
       return emitted.slice(downFrom).filter((p) => p.value !== null && !inVm.has(key(p)));
     };
     // What a sink had not taken when the agent stopped (it may have been in a back-off wait) is

@@ -284,6 +284,8 @@ devices:
     await agent.start();
     await new Promise((r) => setTimeout(r, 3200));
     // Snapshot before stop(): stopping aborts the polls in flight, and those are not the subject here.
+    // Readings are stored (and seen by onPoints) once per commit interval: commit what was read so far.
+    agent.pipeline.flush();
     const healths = new Map([...agent.runners].map(([id, r]) => [id, { ...r.health }]));
     const deliveredAt = new Map([...delivered].map(([id, points]) => [id, [...points]]));
     await agent.stop();

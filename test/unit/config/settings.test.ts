@@ -6,7 +6,7 @@ describe('settings', () => {
   it('fills the documented defaults and falls back to the gateway id for the site', () => {
     expect(ok(doc()).settings).toEqual({
       gateway: { id: 'gw-1', site: 'gw-1', tags: {} },
-      buffer: { path: './data/buffer.db', maxRows: 5_000_000, maxBytes: 1024 ** 3, whenFull: 'dropOldest', synchronous: 'normal', untrustedClock: 'restamp' },
+      buffer: { path: './data/buffer.db', maxRows: 5_000_000, maxBytes: 1024 ** 3, whenFull: 'dropOldest', synchronous: 'normal', untrustedClock: 'restamp', commitInterval: 250 },
       sinks: { influx: { url: '', token: '', org: '', bucket: '' }, postgres: { url: '', schema: 'edge' } },
       http: { host: '127.0.0.1', port: 8080, token: '' },
       log: { level: 'info' },
@@ -74,6 +74,11 @@ describe('settings', () => {
       'buffer.whenFull: must be one of dropOldest, rejectNew (got "dropNewest")',
     ]);
     expect(issues(doc({ buffer: { maxBytes: 'lots' } }))[0]).toMatch(/^buffer\.maxBytes: must be a size such as 512MB or 1GiB/);
+    // The commit interval: a duration from 0 (a commit per poll cycle) to 10 s.
+    expect(buffer({ commitInterval: '100ms' }).commitInterval).toBe(100);
+    expect(buffer({ commitInterval: 0 }).commitInterval).toBe(0);
+    expect(issues(doc({ buffer: { commitInterval: '1m' } }))[0]).toMatch(/^buffer\.commitInterval: must be at most 10s/);
+    expect(issues(doc({ buffer: { commitInterval: 'soon' } }))[0]).toMatch(/^buffer\.commitInterval: invalid duration "soon"/);
   });
 
   it('requires a gateway id: a fleet cannot tell boxes apart by hostname defaults', () => {
