@@ -54,7 +54,7 @@ beforeAll(async () => {
 
 afterAll(() => rig?.close());
 
-function config(bufferPath: string, every: string): string {
+function config(bufferPath: string, every: string, logLevel = 'warn'): string {
   const pgUrl = new URL(PGURL);
   pgUrl.hostname = '127.0.0.1';
   pgUrl.port = String(pgProxy.port);
@@ -68,7 +68,7 @@ sinks:
   influx: { url: http://127.0.0.1:${vmProxy.port}, org: ops, bucket: telemetry }
   postgres: { url: "${pgUrl.toString()}", schema: ${db.schema} }
 http: { port: 0 }
-log: { level: warn }
+log: { level: ${logLevel} }
 templates:
   t:
     measurement: crash
@@ -121,9 +121,12 @@ it('loses no committed point and duplicates none across random SIGKILLs, outages
 
   // A last, clean run that polls no more (the next 1h tick is far) and drains the backlog.
   await Promise.all([pgProxy.up(), vm.restart().then(() => vmProxy.up())]);
-  writeFileSync(file, config(bufferPath, '1h'));
+  writeFileSync(file, config(bufferPath, '1h', 'info'));
   const child = startCli(['run', '--config', file, '--print']);
   const result = collect(child, 90_000);
+  // The backlog may already be drained: wait for the agent to be up, so the SIGTERM below is its
+  // clean stop and not a kill while node is still loading.
+  await waitForOutput(child, /"msg":"agent started"/, 20_000);
   await until(
     'the backlog drained to both sinks',
     async () => {
@@ -136,7 +139,7 @@ it('loses no committed point and duplicates none across random SIGKILLs, outages
   );
   child.kill('SIGTERM');
   const final = await result;
-  expect(final.code).toBe(0);
+  expect(final.code, `exit signal ${String(final.signal)}; stderr:\n${final.stderr}`).toBe(0);
   for (const k of printedKeys(final.stdout)) truth.add(k);
   const end = readBufferFile(bufferPath);
   expect(end.rows).toHaveLength(0);
