@@ -172,9 +172,9 @@ if (only.has('modbus')) {
   }
 }
 if (only.has('rss')) {
-  checks.push(atMost('rss_mb', num('rss_mb'), 100, 'MB', `${fmt(num('rss_minutes'))} min, 1000 points/s`));
+  checks.push(atMost('rss_mb', num('rss_mb'), 80, 'MB', `${fmt(num('rss_minutes'))} min, 1000 points/s`));
   checks.push(atMost('rss_growth_pct', num('rss_growth_pct'), 5, '%', `${fmt(num('rss_first_mb'))} → ${fmt(num('rss_last_mb'))} MB`));
-  checks.push(atMost('disk_bytes_per_point', num('disk_bytes_per_point'), 200, 'B', `${fmt(num('rss_points'))} points`));
+  checks.push(atMost('disk_bytes_per_point', num('disk_bytes_per_point'), 150, 'B', `${fmt(num('rss_points'))} points`));
 }
 
 const report = { ...figures, machine, settings: { backlog, rss_minutes: rssMinutes, rtu_target: `rtu_cycle_ms ≤ ${RTU_OVERHEAD_MAX} × wire time` }, checks, errors };
