@@ -249,6 +249,8 @@ async function validate(file: string, env: NodeJS.ProcessEnv): Promise<number> {
     return 1;
   }
   console.log(`${file}: ok, ${summarize(result.config)}`);
+  const { configHints, formatHints } = await import('./commands/hints.js');
+  for (const line of formatHints(file, configHints(result.config))) console.log(line);
   return 0;
 }
 
@@ -272,12 +274,13 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
     }
     throw err;
   }
-  const [{ pino }, { createLogger }, { Agent }, { systemdFromEnv }, print] = await Promise.all([
+  const [{ pino }, { createLogger }, { Agent }, { systemdFromEnv }, print, { configHints, DEFAULT_WATCHDOG_MS }] = await Promise.all([
     import('pino'),
     import('./logger.js'),
     import('./agent.js'),
     import('./ops/notify.js'),
     import('./commands/print.js'),
+    import('./commands/hints.js'),
   ]);
   const { formatAlert, formatPoint } = print;
   const logger = createLogger({
@@ -290,13 +293,19 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
   if (opts.once) config = { ...config, settings: { ...config.settings, buffer: { ...config.settings.buffer, path: ':memory:' } } };
   // A running agent serves HTTP (settings.http) and, under systemd, says READY/WATCHDOG/STOPPING.
   const service = { http: true, systemd: systemdFromEnv(env, process.pid, logger) };
+  // Likely mistakes in a valid config (the same as `validate` prints), judged against this process's watchdog.
+  const logHints = (c: AgentConfig) => {
+    for (const hint of configHints(c, service.systemd?.watchdogMs ?? DEFAULT_WATCHDOG_MS)) logger.warn({ path: hint.path }, `config hint: ${hint.path}: ${hint.message}`);
+  };
   // --once polls; MQTT and streaming serial devices (and the embedded broker) are left out.
+  if (opts.once) logHints(config);
   if (opts.once) return runOnce(new Agent({ config, logger, sinks: [], polledOnly: true }), logger);
   if (opts.demo) logger.info({ config: file }, 'running the built-in demo config');
   return new Promise<number>((resolve) => {
     let stopping = false;
     let restarting = false;
     const build = (b: BootConfig): Agent => {
+      logHints(b.config);
       const a = new Agent({ config: b.config, logger, ...service, central: { boot: b, env, restart } });
       if (opts.print) {
         a.pipeline.onPoints((points) => process.stdout.write(points.map(formatPoint).join('\n') + '\n'));

@@ -8,6 +8,7 @@ import { brokerIssues } from './broker.js';
 import { catalog } from './catalog.js';
 import { ConfigError } from './errors.js';
 import { PathSet, ROOT, describeValue, formatPath, fromZod, isUnder, unknownKey, zodMessage } from './issues.js';
+import { catalogHints } from './hints.js';
 import { formatOf, parseText, type ConfigFormat } from './parse.js';
 import { resolveDevices } from './resolve.js';
 import { salvageCatalog } from './salvage.js';
@@ -28,6 +29,7 @@ export interface LoadOptions {
   env?: Env;
 }
 
+/** `config.hints`: warnings on a valid config (config/hints.ts); they never make it invalid. */
 export type CheckResult = { ok: true; config: AgentConfig } | { ok: false; issues: ConfigIssue[] };
 
 /** Never throws for a bad configuration; every problem is in `issues`. */
@@ -88,6 +90,7 @@ export function checkDocument(doc: unknown, opts: { env?: Env | undefined; sourc
       simulators: parsed.data.simulators,
       ...(parsed.data.broker === undefined ? {} : { broker: parsed.data.broker }),
       source: opts.source ?? '<document>',
+      hints: catalogHints(parsed.data.templates, parsed.data.devices),
     };
   } else {
     const schemaIssues = fromZod(parsed.error);

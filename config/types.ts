@@ -3,6 +3,7 @@ import type { ModbusConnectionSettings, ModbusTcpConnection, MqttConnection, Ser
 import type { BYTE_ORDERS, MODBUS_TYPES, REGISTERS, VALUE_TYPES } from './catalog.js';
 import type { BrokerSettings } from './broker.js';
 import type { AlertRule } from './alerts.js';
+import type { ConfigIssue } from './issues.js';
 
 export type { AlertRule } from './alerts.js';
 
@@ -190,6 +191,8 @@ export interface AgentConfig {
   broker?: BrokerSettings;
   /** Where it came from, for logs and `validate` output. */
   source: string;
+  /** Likely mistakes in a valid config (config/hints.ts): `validate` prints them, the agent logs them at start. */
+  hints?: ConfigIssue[];
 }
 
 export type { ConfigIssue } from './issues.js';
