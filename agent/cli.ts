@@ -274,7 +274,7 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
     }
     throw err;
   }
-  const [{ pino }, { createLogger }, { Agent }, { systemdFromEnv }, print, { configHints, DEFAULT_WATCHDOG_MS }] = await Promise.all([
+  const [{ pino }, { createLogger, prettyDestination, prettyLogs }, { Agent }, { systemdFromEnv }, print, { configHints, DEFAULT_WATCHDOG_MS }] = await Promise.all([
     import('pino'),
     import('./logger.js'),
     import('./agent.js'),
@@ -283,11 +283,16 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
     import('./commands/hints.js'),
   ]);
   const { formatAlert, formatPoint } = print;
+  // --once prints points on stdout for a person to read; its warnings go to stderr.
+  const fd = opts.once ? 2 : 1;
+  const out = opts.once ? process.stderr : process.stdout;
+  const readable = prettyLogs(config.settings.log.format, out);
   const logger = createLogger({
     level: opts.once ? 'warn' : config.settings.log.level,
     base: { gateway: config.settings.gateway.id },
-    // --once prints points on stdout for a person to read; its warnings go to stderr.
-    ...(opts.once ? { destination: pino.destination({ fd: 2, sync: true }) } : {}),
+    ...(readable
+      ? { destination: await prettyDestination(fd, out.isTTY === true && env.NO_COLOR === undefined) }
+      : opts.once ? { destination: pino.destination({ fd: 2, sync: true }) } : {}),
   });
   // --once writes nothing: no sinks, and a throw-away in-memory buffer.
   if (opts.once) config = { ...config, settings: { ...config.settings, buffer: { ...config.settings.buffer, path: ':memory:' } } };

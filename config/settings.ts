@@ -18,6 +18,8 @@ export const SETTINGS_KEYS = ['gateway', 'buffer', 'sinks', 'http', 'log', 'cent
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = Settings['log']['level'];
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = Settings['log']['format'];
 
 /** The bootstrap keys and their environment variables. Nothing else reads the environment. */
 export const SETTINGS_ENV = {
@@ -117,6 +119,8 @@ export function settingsSchema(): convict.Schema<Settings> {
     },
     log: {
       level: { default: 'info', format: logLevel, env: SETTINGS_ENV['log.level'] },
+      // auto: readable lines when the log goes to a terminal, JSON lines for journald, Docker and pipes
+      format: { doc: 'auto (readable on a terminal, else JSON), json or pretty', default: 'auto', format: oneOf(LOG_FORMATS) },
     },
     central: {
       // Topic root of everything the gateway publishes for ops: <prefix>/<gateway>/state, …/alerts/…

@@ -157,7 +157,8 @@ export interface Settings {
   };
   /** `token`: bearer token for /metrics and /status (empty: none; the probes and the page stay open). */
   http: { host: string; port: number; token: string };
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  /** `format`: auto = readable lines on a terminal, JSON lines otherwise (journald, Docker, pipes). */
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format: 'auto' | 'json' | 'pretty' };
   /**
    * The link to central ops (agent/central). `prefix`: topic root, `<prefix>/<gateway>/…` (default
    * `edge`). Local only: a config push never changes this section.
