@@ -53,7 +53,8 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/dist dist
 COPY agent/ops/static agent/ops/static
-COPY config/demo.yaml config/demo.yaml
+COPY config/demo.yaml config/edge-agent.schema.json config/
+COPY templates templates
 COPY README.md ./
 # The image's `node` user (uid 1000), also in dialout for serial ports. Config is mounted read-only.
 RUN usermod -a -G dialout node \

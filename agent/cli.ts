@@ -249,6 +249,8 @@ async function validate(file: string, env: NodeJS.ProcessEnv): Promise<number> {
     return 1;
   }
   console.log(`${file}: ok, ${summarize(result.config)}`);
+  const { configHints, formatHints } = await import('./commands/hints.js');
+  for (const line of formatHints(file, configHints(result.config))) console.log(line);
   return 0;
 }
 
@@ -272,31 +274,43 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
     }
     throw err;
   }
-  const [{ pino }, { createLogger }, { Agent }, { systemdFromEnv }, print] = await Promise.all([
+  const [{ pino }, { createLogger, prettyDestination, prettyLogs }, { Agent }, { systemdFromEnv }, print, { configHints, DEFAULT_WATCHDOG_MS }] = await Promise.all([
     import('pino'),
     import('./logger.js'),
     import('./agent.js'),
     import('./ops/notify.js'),
     import('./commands/print.js'),
+    import('./commands/hints.js'),
   ]);
   const { formatAlert, formatPoint } = print;
+  // --once prints points on stdout for a person to read; its warnings go to stderr.
+  const fd = opts.once ? 2 : 1;
+  const out = opts.once ? process.stderr : process.stdout;
+  const readable = prettyLogs(config.settings.log.format, out);
   const logger = createLogger({
     level: opts.once ? 'warn' : config.settings.log.level,
     base: { gateway: config.settings.gateway.id },
-    // --once prints points on stdout for a person to read; its warnings go to stderr.
-    ...(opts.once ? { destination: pino.destination({ fd: 2, sync: true }) } : {}),
+    ...(readable
+      ? { destination: await prettyDestination(fd, out.isTTY === true && env.NO_COLOR === undefined) }
+      : opts.once ? { destination: pino.destination({ fd: 2, sync: true }) } : {}),
   });
   // --once writes nothing: no sinks, and a throw-away in-memory buffer.
   if (opts.once) config = { ...config, settings: { ...config.settings, buffer: { ...config.settings.buffer, path: ':memory:' } } };
   // A running agent serves HTTP (settings.http) and, under systemd, says READY/WATCHDOG/STOPPING.
   const service = { http: true, systemd: systemdFromEnv(env, process.pid, logger) };
+  // Likely mistakes in a valid config (the same as `validate` prints), judged against this process's watchdog.
+  const logHints = (c: AgentConfig) => {
+    for (const hint of configHints(c, service.systemd?.watchdogMs ?? DEFAULT_WATCHDOG_MS)) logger.warn({ path: hint.path }, `config hint: ${hint.path}: ${hint.message}`);
+  };
   // --once polls; MQTT and streaming serial devices (and the embedded broker) are left out.
+  if (opts.once) logHints(config);
   if (opts.once) return runOnce(new Agent({ config, logger, sinks: [], polledOnly: true }), logger);
   if (opts.demo) logger.info({ config: file }, 'running the built-in demo config');
   return new Promise<number>((resolve) => {
     let stopping = false;
     let restarting = false;
     const build = (b: BootConfig): Agent => {
+      logHints(b.config);
       const a = new Agent({ config: b.config, logger, ...service, central: { boot: b, env, restart } });
       if (opts.print) {
         a.pipeline.onPoints((points) => process.stdout.write(points.map(formatPoint).join('\n') + '\n'));

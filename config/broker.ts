@@ -14,7 +14,7 @@ import { topicFilterProblem } from './topic-pattern.js';
 /** The ACL's name for clients that connect without a user name (with `allowAnonymous`). */
 export const ANONYMOUS_USER = 'anonymous';
 
-/** `scrypt$<salt, base64>$<key, base64>`: see broker/README.md for how to make one. */
+/** `scrypt$<salt, base64>$<key, base64>`: see docs/broker.md for how to make one. */
 export const PASSWORD_HASH = /^scrypt\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
 
 const topicFilter = z.string().superRefine((filter, ctx) => {
@@ -26,7 +26,7 @@ export const brokerUser = z.strictObject({
   username: z.string().min(1),
   // plain (write it as ${VAR}) or a scrypt hash; exactly one of them
   password: z.string().min(1).optional(),
-  passwordHash: z.string().regex(PASSWORD_HASH, 'must look like scrypt$<salt>$<hash> (see broker/README.md)').optional(),
+  passwordHash: z.string().regex(PASSWORD_HASH, 'must look like scrypt$<salt>$<hash> (see docs/broker.md)').optional(),
 });
 
 export const brokerAclEntry = z.strictObject({

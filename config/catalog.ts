@@ -154,7 +154,7 @@ export const modbusDevice = z.strictObject({
   coalesce: z.boolean().default(true),
 });
 
-// --- Serial line devices (drivers/serial/README.md) -----------------------------------------
+// --- Serial line devices (docs/serial.md) -----------------------------------------
 export const PARITIES = ['none', 'even', 'odd', 'mark', 'space'] as const;
 export const LINE_ENCODINGS = ['utf8', 'latin1', 'ascii'] as const;
 
@@ -219,7 +219,7 @@ export const serialDevice = z.strictObject({
   command: z.string().min(1).optional(),
 });
 
-// --- MQTT devices (drivers/mqtt/README.md) ------------------------------------------------------
+// --- MQTT devices (docs/mqtt.md) ------------------------------------------------------
 const topicPattern = z.string().superRefine((pattern, ctx) => {
   const problem = topicPatternProblem(pattern);
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });

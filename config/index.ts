@@ -2,7 +2,7 @@
 export { ConfigError, CONFIG_INVALID } from './errors.js';
 export { checkConfig, checkDocument, loadConfig, summarize, CATALOG_KEYS, type CheckResult, type LoadOptions } from './load.js';
 export { formatOf, type ConfigFormat } from './parse.js';
-export { envPinnedSettings, LOG_LEVELS, SETTINGS_ENV, SETTINGS_KEYS, type BootstrapKey, type LogLevel } from './settings.js';
+export { envPinnedSettings, LOG_FORMATS, LOG_LEVELS, SETTINGS_ENV, SETTINGS_KEYS, type BootstrapKey, type LogFormat, type LogLevel } from './settings.js';
 export { substituteEnv } from './substitute.js';
 export { resolveDevices } from './resolve.js';
 export { cronProblem, MIN_EVERY_MS } from './schedule.js';

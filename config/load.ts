@@ -5,9 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { brokerIssues } from './broker.js';
-import { catalog } from './catalog.js';
+import { builtinTemplateNames, loadBuiltinTemplates } from './builtin-templates.js';
+import { catalog, type Template } from './catalog.js';
 import { ConfigError } from './errors.js';
 import { PathSet, ROOT, describeValue, formatPath, fromZod, isUnder, unknownKey, zodMessage } from './issues.js';
+import { catalogHints } from './hints.js';
 import { formatOf, parseText, type ConfigFormat } from './parse.js';
 import { resolveDevices } from './resolve.js';
 import { salvageCatalog } from './salvage.js';
@@ -28,6 +30,7 @@ export interface LoadOptions {
   env?: Env;
 }
 
+/** `config.hints`: warnings on a valid config (config/hints.ts); they never make it invalid. */
 export type CheckResult = { ok: true; config: AgentConfig } | { ok: false; issues: ConfigIssue[] };
 
 /** Never throws for a bad configuration; every problem is in `issues`. */
@@ -79,7 +82,8 @@ export function checkDocument(doc: unknown, opts: { env?: Env | undefined; sourc
   const parsed = catalog.safeParse(catalogPart, { error: zodMessage });
   let config: AgentConfig | undefined;
   if (parsed.success) {
-    const resolved = resolveDevices({ settings, templates: parsed.data.templates, devices: parsed.data.devices });
+    const templates = withBuiltins(parsed.data.templates, parsed.data.devices, issues);
+    const resolved = resolveDevices({ settings, templates, devices: parsed.data.devices, builtin: builtinTemplateNames() });
     issues.push(...resolved.issues);
     issues.push(...brokerIssues(parsed.data.broker, parsed.data.devices));
     config = {
@@ -88,17 +92,27 @@ export function checkDocument(doc: unknown, opts: { env?: Env | undefined; sourc
       simulators: parsed.data.simulators,
       ...(parsed.data.broker === undefined ? {} : { broker: parsed.data.broker }),
       source: opts.source ?? '<document>',
+      hints: catalogHints(templates, parsed.data.devices),
     };
   } else {
     const schemaIssues = fromZod(parsed.error);
     issues.push(...schemaIssues);
     const salvaged = salvageCatalog(catalogPart);
-    issues.push(...resolveDevices({ settings, ...salvaged, broken: new PathSet(schemaIssues.map((i) => i.path)) }).issues);
+    const templates = withBuiltins(salvaged.templates, salvaged.devices, issues);
+    issues.push(...resolveDevices({ settings, ...salvaged, templates, builtin: builtinTemplateNames(), broken: new PathSet(schemaIssues.map((i) => i.path)) }).issues);
   }
 
   const all = [...substituted.issues, ...withoutEchoes(issues, substituted.issues)];
   if (all.length > 0 || config === undefined) return { ok: false, issues: all };
   return { ok: true, config };
+}
+
+/** The config's own templates, plus the built-in ones its devices name that it does not define itself. */
+function withBuiltins<T>(own: Readonly<Record<string, T>>, devices: readonly ({ template?: string | undefined } | undefined)[], issues: ConfigIssue[]): Record<string, T | Template> {
+  const wanted = devices.map((d) => d?.template).filter((name): name is string => name !== undefined && !Object.hasOwn(own, name));
+  const builtin = loadBuiltinTemplates(wanted);
+  issues.push(...builtin.issues);
+  return { ...builtin.templates, ...own };
 }
 
 /**

@@ -77,6 +77,7 @@ export function modbusBusIssues(devices: readonly (Partial<DeviceSettings> | und
       }
     }
   });
+  issues.push(...unitIdIssues(devices));
   devices.forEach((d, index) => {
     if (d === undefined || d.driver === 'modbus' || d.enabled === false) return;
     const path = d.connection !== undefined && 'path' in d.connection ? d.connection.path : undefined;
@@ -85,6 +86,32 @@ export function modbusBusIssues(devices: readonly (Partial<DeviceSettings> | und
       issues.push({
         path: formatPath(['devices', index, 'connection', 'path']),
         message: `${String(path)} already carries the Modbus RTU bus of devices[${bus.index}]; one serial port serves one protocol`,
+      });
+    }
+  });
+  return issues;
+}
+
+/**
+ * Two slaves with one address on one bus both answer the same request: their frames collide and
+ * both devices read garbage or time out. (Modbus TCP devices have a connection each; a unit id
+ * there only names the slave behind a gateway, so it is not judged here.)
+ */
+function unitIdIssues(devices: readonly (Partial<DeviceSettings> | undefined)[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const seen = new Map<string, number>();
+  devices.forEach((d, index) => {
+    if (d?.driver !== 'modbus' || d.enabled === false || d.connection === undefined) return;
+    const c = d.connection;
+    if (c.protocol === 'tcp') return;
+    const bus = c.protocol === 'rtu' ? c.path : `${c.host}:${c.port}`;
+    const key = `${bus}\0${c.unitId}`;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, index);
+    else {
+      issues.push({
+        path: formatPath(['devices', index, 'connection', 'unitId']),
+        message: `unit id ${c.unitId} is already used on ${bus} by devices[${first}]: two slaves with one address on one bus answer each other's requests (give each its own address)`,
       });
     }
   });

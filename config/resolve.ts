@@ -24,6 +24,8 @@ export interface ResolveInput {
   templates: Readonly<Record<string, TemplateDraft>>;
   devices: readonly (DeviceDraft | undefined)[];
   broken?: PathSet;
+  /** The names of the built-in templates (templates/), for the unknown-template message. */
+  builtin?: readonly string[];
 }
 
 export interface Resolved {
@@ -92,7 +94,7 @@ function resolveDevice(draft: DeviceDraft, index: number, input: ResolveInput, b
     const templatePath = formatPath(['templates', draft.template]);
     if (template === undefined) {
       if (broken.has(templatePath)) pointsKnown = false;
-      else issues.push({ path: childPath(path, 'template'), message: unknownTemplate(draft.template, Object.keys(input.templates)) });
+      else issues.push({ path: childPath(path, 'template'), message: unknownTemplate(draft.template, Object.keys(input.templates), input.builtin ?? []) });
     } else if (broken.hasExact(childPath(templatePath, 'points'))) {
       pointsKnown = false;
     }
@@ -121,10 +123,11 @@ function resolveDevice(draft: DeviceDraft, index: number, input: ResolveInput, b
   };
 }
 
-function unknownTemplate(name: string, known: string[]): string {
-  return known.length === 0
-    ? `unknown template "${name}" (no templates are defined)`
-    : `unknown template "${name}" (defined: ${known.join(', ')})`;
+function unknownTemplate(name: string, all: string[], builtin: readonly string[]): string {
+  const known = all.filter((k) => !builtin.includes(k));
+  const defined = known.length === 0 ? 'no templates are defined' : `defined: ${known.join(', ')}`;
+  const shipped = builtin.length === 0 ? '' : `; built in: ${builtin.join(', ')}`;
+  return `unknown template "${name}" (${defined}${shipped})`;
 }
 
 /** Template points first, in the template's order, then the points only the device has. */

@@ -11,10 +11,15 @@ import { ROOT, childPath, describeValue, unknownKey } from './issues.js';
 import { reservedTagIssues } from './tags.js';
 import type { ConfigIssue, Env, Settings } from './types.js';
 
+/** A JSON Schema fragment (draft-07), as config/json-schema.ts writes it. */
+export type JsonSchema = Record<string, unknown>;
+
 export const SETTINGS_KEYS = ['gateway', 'buffer', 'sinks', 'http', 'log', 'central'] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = Settings['log']['level'];
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = Settings['log']['format'];
 
 /** The bootstrap keys and their environment variables. Nothing else reads the environment. */
 export const SETTINGS_ENV = {
@@ -70,7 +75,7 @@ export function loadSettings(input: Readonly<Record<string, unknown>>, env: Env)
   return { settings, issues };
 }
 
-function settingsSchema(): convict.Schema<Settings> {
+export function settingsSchema(): convict.Schema<Settings> {
   return {
     gateway: {
       id: { doc: 'unique id of this gateway in the fleet', default: '', format: gatewayId, env: SETTINGS_ENV['gateway.id'] },
@@ -114,6 +119,8 @@ function settingsSchema(): convict.Schema<Settings> {
     },
     log: {
       level: { default: 'info', format: logLevel, env: SETTINGS_ENV['log.level'] },
+      // auto: readable lines when the log goes to a terminal, JSON lines for journald, Docker and pipes
+      format: { doc: 'auto (readable on a terminal, else JSON), json or pretty', default: 'auto', format: oneOf(LOG_FORMATS) },
     },
     central: {
       // Topic root of everything the gateway publishes for ops: <prefix>/<gateway>/state, …/alerts/…
@@ -137,59 +144,78 @@ function settingsSchema(): convict.Schema<Settings> {
 }
 
 // Format checks. convict appends ": value was …" itself (except for sensitive keys), so the
-// messages here never repeat the value.
-function text(value: unknown): void {
+// messages here never repeat the value. Each carries the JSON Schema of what it accepts
+// (`jsonSchemaOf`), from which config/json-schema.ts writes the schema editors use.
+type Format = (value: unknown) => void;
+const FORMAT_JSON = new WeakMap<Format, JsonSchema>();
+function described<F extends Format>(format: F, json: JsonSchema): F {
+  FORMAT_JSON.set(format, json);
+  return format;
+}
+/** A text setting may also be written `${VAR}` (config/substitute.ts), whatever its own pattern. */
+const ENV_REFERENCE: JsonSchema = { type: 'string', pattern: '\\$\\{' };
+const textMatching = (pattern: string): JsonSchema => ({ anyOf: [{ type: 'string', pattern }, ENV_REFERENCE] });
+const DURATION_JSON: JsonSchema = { anyOf: [{ type: 'string', pattern: '^\\s*(\\d+(\\.\\d+)?|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)\\s*$' }, { type: 'number', minimum: 0 }] };
+
+/** What a convict format accepts, as JSON Schema; undefined for formats given by name ('Object'). */
+export function jsonSchemaOf(format: unknown): JsonSchema | undefined {
+  return typeof format === 'function' ? FORMAT_JSON.get(format as Format) : undefined;
+}
+
+const text = described((value: unknown): void => {
   if (value === null) throw new Error(`has no value (write '' or leave the key out)`);
   if (typeof value !== 'string') throw new Error(`must be text (in YAML, put it in quotes)`);
-}
-function required(value: unknown): void {
+}, { type: 'string' });
+const required = described((value: unknown): void => {
   text(value);
   if (value === '') throw new Error('must be set');
-}
-function gatewayId(value: unknown): void {
+}, { type: 'string', minLength: 1 });
+const gatewayId = described((value: unknown): void => {
   text(value);
   if (value === '') throw new Error(`must be set (in the file or with ${SETTINGS_ENV['gateway.id']})`);
   if (!ID_PATTERN.test(value as string)) throw new Error(`must start with a letter or digit and hold only letters, digits, '_', '.', ':' or '-'`);
-}
-function sqlIdentifier(value: unknown): void {
+}, textMatching(ID_PATTERN.source));
+const sqlIdentifier = described((value: unknown): void => {
   text(value);
   if (!SQL_IDENTIFIER.test(value as string)) throw new Error('must be a lower-case SQL identifier (a-z, 0-9, _; not starting with a digit)');
-}
-function port(value: unknown): void {
+}, textMatching(SQL_IDENTIFIER.source));
+const port = described((value: unknown): void => {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) throw new Error('must be a port number, 0 to 65535');
-}
-function positiveInteger(value: unknown): void {
+}, { type: 'integer', minimum: 0, maximum: 65535 });
+const positiveInteger = described((value: unknown): void => {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new Error('must be a whole number, at least 1');
-}
-function byteSize(value: unknown): void {
+}, { type: 'integer', minimum: 1 });
+const byteSize = described((value: unknown): void => {
   if (parseByteSize(value) < MIN_BUFFER_BYTES) throw new Error('must be at least 64KiB');
-}
-function oneOf(values: readonly string[]): (value: unknown) => void {
-  return (value) => {
+}, { anyOf: [{ type: 'integer', minimum: 65536 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([kKmMgGtT]i?[bB]|[bB])?\\s*$' }] });
+function oneOf(values: readonly string[]): Format {
+  return described((value) => {
     if (!values.includes(value as string)) throw new Error(`must be one of ${values.join(', ')}`);
-  };
+  }, { type: 'string', enum: [...values] });
 }
-function topicPrefix(value: unknown): void {
+const TOPIC_PREFIX = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
+const topicPrefix = described((value: unknown): void => {
   text(value);
-  if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(value as string)) throw new Error('must be one or more topic levels of letters, digits, _ . - joined by /, without wildcards');
-}
-function trueOrFalse(value: unknown): void {
+  if (!TOPIC_PREFIX.test(value as string)) throw new Error('must be one or more topic levels of letters, digits, _ . - joined by /, without wildcards');
+}, textMatching(TOPIC_PREFIX.source));
+const trueOrFalse = described((value: unknown): void => {
   if (typeof value !== 'boolean') throw new Error('must be true or false');
-}
-function duration(value: unknown): void {
+}, { type: 'boolean' });
+const duration = described((value: unknown): void => {
   if (typeof value !== 'string' && typeof value !== 'number') throw new Error('must be a duration such as 30s or 5m');
   if (parseDuration(value) < 1) throw new Error('must be longer than 0');
-}
+}, DURATION_JSON);
 /** 0 (a commit per poll cycle) up to 10 s: longer would put more readings at risk than a Pi's SD card saves. */
-function commitInterval(value: unknown): void {
+const commitInterval = described((value: unknown): void => {
   if (typeof value !== 'string' && typeof value !== 'number') throw new Error('must be a duration such as 250ms, or 0');
   if (parseDuration(value) > 10_000) throw new Error('must be at most 10s (readings wait this long to be committed; a crash loses at most that much)');
-}
-function logLevel(value: unknown): void {
+}, DURATION_JSON);
+const logLevel = described((value: unknown): void => {
   if (!(LOG_LEVELS as readonly unknown[]).includes(value)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}`);
-}
-function urlOf(protocols: readonly string[]): (value: unknown) => void {
-  return (value) => {
+}, { type: 'string', enum: [...LOG_LEVELS] });
+function urlOf(protocols: readonly string[]): Format {
+  const schemes = protocols.map((p) => p.slice(0, -1)).join('|');
+  return described((value) => {
     text(value);
     if (value === '') return; // empty: the sink is off
     let url: URL;
@@ -199,7 +225,7 @@ function urlOf(protocols: readonly string[]): (value: unknown) => void {
       throw new Error(`must be a URL (${protocols.map((p) => `${p}//…`).join(' or ')})`);
     }
     if (!protocols.includes(url.protocol)) throw new Error(`must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
-  };
+  }, { anyOf: [{ type: 'string', maxLength: 0 }, { type: 'string', pattern: `^(${schemes})://` }, ENV_REFERENCE] });
 }
 
 const MIN_BUFFER_BYTES = 64 * 1024;

@@ -3,6 +3,7 @@ import type { ModbusConnectionSettings, ModbusTcpConnection, MqttConnection, Ser
 import type { BYTE_ORDERS, MODBUS_TYPES, REGISTERS, VALUE_TYPES } from './catalog.js';
 import type { BrokerSettings } from './broker.js';
 import type { AlertRule } from './alerts.js';
+import type { ConfigIssue } from './issues.js';
 
 export type { AlertRule } from './alerts.js';
 
@@ -156,7 +157,8 @@ export interface Settings {
   };
   /** `token`: bearer token for /metrics and /status (empty: none; the probes and the page stay open). */
   http: { host: string; port: number; token: string };
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  /** `format`: auto = readable lines on a terminal, JSON lines otherwise (journald, Docker, pipes). */
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format: 'auto' | 'json' | 'pretty' };
   /**
    * The link to central ops (agent/central). `prefix`: topic root, `<prefix>/<gateway>/…` (default
    * `edge`). Local only: a config push never changes this section.
@@ -190,6 +192,8 @@ export interface AgentConfig {
   broker?: BrokerSettings;
   /** Where it came from, for logs and `validate` output. */
   source: string;
+  /** Likely mistakes in a valid config (config/hints.ts): `validate` prints them, the agent logs them at start. */
+  hints?: ConfigIssue[];
 }
 
 export type { ConfigIssue } from './issues.js';

@@ -88,7 +88,7 @@ describe('install and uninstall scripts', () => {
     expect(first.code, first.out).toBe(0);
 
     const app = join(prefix, 'opt', 'edge-agent');
-    for (const f of ['dist/agent/cli.js', 'agent/ops/static/index.html', 'agent/ops/static/app.js', 'package.json', 'node_modules/better-sqlite3', 'node_modules/prom-client', 'systemd/uninstall.sh']) {
+    for (const f of ['dist/agent/cli.js', 'agent/ops/static/index.html', 'agent/ops/static/app.js', 'templates/eastron-sdm630.yaml', 'config/edge-agent.schema.json', 'package.json', 'node_modules/better-sqlite3', 'node_modules/prom-client', 'systemd/uninstall.sh']) {
       expect(existsSync(join(app, f)), f).toBe(true);
     }
     // Test and build tools are pruned from the installed program.

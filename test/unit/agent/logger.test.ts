@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, redactUrl } from '../../../agent/logger.js';
+import { createLogger, prettyLogs, redactUrl } from '../../../agent/logger.js';
 
 function capture(): { lines: () => Array<Record<string, unknown>>; stream: Writable } {
   const chunks: string[] = [];
@@ -39,5 +39,13 @@ describe('logger', () => {
     expect(redactUrl('postgres://edge:s3cret@db.example/telemetry')).toBe('postgres://edge:***@db.example/telemetry');
     expect(redactUrl('http://influx:8086/?token=abc&org=ops')).toBe('http://influx:8086/?token=***&org=ops');
     expect(redactUrl('http://influx:8086/')).toBe('http://influx:8086/');
+  });
+
+  it('is readable on a terminal only when log.format is auto, always with pretty, never with json', () => {
+    expect(prettyLogs('auto', { isTTY: true })).toBe(true);
+    expect(prettyLogs('auto', { isTTY: false })).toBe(false);
+    expect(prettyLogs('auto', {})).toBe(false);
+    expect(prettyLogs('pretty', {})).toBe(true);
+    expect(prettyLogs('json', { isTTY: true })).toBe(false);
   });
 });

@@ -184,7 +184,7 @@ devices:
         'devices[0].connection.port: must be at most 65535 (got 70000)',
         'devices[0].every: invalid duration "10 seconds": use a number with a unit, e.g. 500ms, 10s, 5m, 1h',
         'devices[0].points.total.address: required, set neither by template "meter" nor by this device',
-        'devices[1].template: unknown template "nope" (defined: meter)',
+        'devices[1].template: unknown template "nope" (defined: meter; built in: delta-ms300, eastron-sdm120, eastron-sdm630, waveshare-analog-input-8ch)',
         'devices[1].points.level.address: required',
         'devices[2].connection.speed: unknown key',
         'devices[2].id: duplicate device id "pump-1" (also devices[0])',

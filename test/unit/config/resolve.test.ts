@@ -58,7 +58,7 @@ describe('template merge', () => {
 
   it('reports an unknown template at the device, and still checks the device own points', () => {
     expect(issues(doc({ templates: { meter }, devices: [device({ template: 'nope', points: { level: { register: 'holding', type: 'int16' } } })] }))).toEqual([
-      'devices[0].template: unknown template "nope" (defined: meter)',
+      'devices[0].template: unknown template "nope" (defined: meter; built in: delta-ms300, eastron-sdm120, eastron-sdm630, waveshare-analog-input-8ch)',
       'devices[0].points.level.address: required',
     ]);
   });

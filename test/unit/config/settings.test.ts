@@ -9,7 +9,7 @@ describe('settings', () => {
       buffer: { path: './data/buffer.db', maxRows: 5_000_000, maxBytes: 1024 ** 3, whenFull: 'dropOldest', synchronous: 'normal', untrustedClock: 'restamp', commitInterval: 250 },
       sinks: { influx: { url: '', token: '', org: '', bucket: '' }, postgres: { url: '', schema: 'edge' } },
       http: { host: '127.0.0.1', port: 8080, token: '' },
-      log: { level: 'info' },
+      log: { level: 'info', format: 'auto' },
       central: {
         prefix: 'edge',
         url: '',

@@ -93,7 +93,7 @@ describe('broker config', () => {
       ),
     ).toEqual([
       'broker.port: must be at most 65535 (got 70000)',
-      'broker.users[1].passwordHash: must look like scrypt$<salt>$<hash> (see broker/README.md)',
+      'broker.users[1].passwordHash: must look like scrypt$<salt>$<hash> (see docs/broker.md)',
       'broker.acl[0].publish[0]: # must be the last segment',
     ]);
     expect(
