@@ -44,7 +44,7 @@ export class PgBouncer {
     const server = new URL(PGURL);
     const adminPassword = opts.authType === 'plain' ? 'postgres' : '';
     const users: Record<string, string> = { postgres: adminPassword, ...opts.users };
-    writeFileSync(join(dir, 'userlist.txt'), Object.entries(users).map(([u, p]) => `"${u}" "${p}"\n`).join(''));
+    writeFileSync(join(dir, 'userlist.txt'), userlist(users));
     // Every client user logs in to PostgreSQL as postgres (trust there): the pooler is what is tested.
     const ini = `[databases]
 ${server.pathname.slice(1)} = host=${server.hostname} port=${server.port || 5432} dbname=${server.pathname.slice(1)} user=${decodeURIComponent(server.username || 'postgres')}
@@ -72,6 +72,13 @@ pidfile = ${join(dir, 'pgbouncer.pid')}
     const b = new PgBouncer(port, dir, adminPassword);
     await b.restart();
     return b;
+  }
+
+  /** Replaces the client users (`postgres` stays) and reloads PgBouncer, as ops would after fixing its auth_file. */
+  async setUsers(users: Record<string, string>): Promise<void> {
+    writeFileSync(join(this.dir, 'userlist.txt'), userlist({ postgres: this.adminPassword, ...users }));
+    this.child?.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 200));
   }
 
   /** A client URL through the pooler. */
@@ -135,6 +142,10 @@ pidfile = ${join(dir, 'pgbouncer.pid')}
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+function userlist(users: Record<string, string>): string {
+  return Object.entries(users).map(([u, p]) => `"${u}" "${p}"\n`).join('');
 }
 
 function nobody(): { uid: number; gid: number } {
