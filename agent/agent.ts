@@ -12,7 +12,7 @@ import { deliveryCounters, type DeliveryCounters } from './delivery/delivery-cou
 import type { AgentConfig, ResolvedDevice } from '../config/types.js';
 import { WellPumpSimulator } from '../drivers/modbus/simulator.js';
 import type { Reading } from '../drivers/types.js';
-import type { Sink } from '../sinks/types.js';
+import { SinkError, type Sink } from '../sinks/types.js';
 import { Backoff } from './delivery/backoff.js';
 import { sleep, systemClock, type Clock } from './clock.js';
 import { ModbusBusRegistry } from '../drivers/modbus/bus-registry.js';
@@ -439,7 +439,11 @@ export class Agent {
           } catch (err) {
             const delay = backoff.next();
             if (backoff.failures === 1 || backoff.failures % 10 === 0) {
-              this.log.warn({ sink: sink.name, err: (err as Error).message, retryInMs: delay }, 'device catalog sync failed; retrying');
+              // A configuration-class failure (password, database, privilege) is an operator's to fix: ERROR with the fix.
+              const e = err instanceof SinkError ? err : undefined;
+              const fields = { sink: sink.name, code: e?.code, err: (err as Error).message, retryInMs: delay, ...(e?.fix === undefined ? {} : { fix: e.fix }) };
+              if (e?.needsOperator === true) this.log.error(fields, `device catalog sync refused; retrying${e.fix === undefined ? '' : `; fix: ${e.fix}`}`);
+              else this.log.warn(fields, 'device catalog sync failed; retrying');
             }
             await sleep(this.clock, delay, ctl.signal);
           }

@@ -26,6 +26,7 @@ Commands:
   probe      look at one device for commissioning: probe modbus, serial, mqtt (see 'edge-agent probe --help')
   keygen     make the Ed25519 key pair that signs config pushes from central ops
   config     config sign: print a signed config/set payload for central ops to push
+  fleet      fleet status: every gateway on the central broker (state, version, rev, sink lag)
 
 Run 'edge-agent <command> --help' for a command's options.
 Options: --help, --version`,
@@ -46,6 +47,19 @@ the matching settings; \${VAR} in the file is replaced from the environment (for
 
 With central.url set, the agent links to central ops over MQTT and, once a pushed config came up,
 boots from the last-known-good in central.stateDir (the file still gives the central section).`,
+  fleet: `Usage: edge-agent fleet status --central URL [--prefix PREFIX] [--wait DURATION] [--json]
+
+Lists every gateway under PREFIX/ (default edge) on the central broker: online/offline (retained
+state), agent version, running config rev, the last apply, each sink's lag (asked with buffer/stats)
+and active alerts (from a health report seen while listening). Credentials go in the URL
+(mqtt://ops:PASSWORD@broker:1883, mqtts:// for TLS).
+
+Options:
+      --central URL       the central broker, with the ops account
+      --prefix PREFIX     central.prefix of the gateways (default edge)
+      --wait DURATION     how long to collect answers (default 3s)
+      --json              machine-readable output
+  -h, --help              this text`,
   keygen: `Usage: edge-agent keygen --out DIR
 
 Writes DIR/config-signing.key (Ed25519 private key, mode 0600; keep it with ops, never on a
@@ -129,6 +143,9 @@ const OPTIONS = {
   rev: { type: 'string' },
   gateway: { type: 'string' },
   expires: { type: 'string' },
+  central: { type: 'string' },
+  prefix: { type: 'string' },
+  wait: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
@@ -167,6 +184,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return (await import('./commands/keys.js')).keygenCommand(values.out, console.log, console.error);
   }
   if (command === 'config') return configSubcommand(positionals.slice(1), values);
+  if (command === 'fleet') return fleetSubcommand(positionals.slice(1), values);
   if (positionals.length > 1) return usage(`unexpected argument '${positionals[1]}'`);
   try {
     const file = configFile(values);
@@ -176,6 +194,22 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (err instanceof UsageError) return usage(err.message, command);
     throw err;
   }
+}
+
+async function fleetSubcommand(args: string[], values: { central?: string; prefix?: string; wait?: string; json?: boolean }): Promise<number> {
+  const [sub, extra] = args;
+  if (sub !== 'status') return usage(sub === undefined ? 'missing fleet command (status)' : `unknown fleet command '${sub}'`, 'fleet');
+  if (extra !== undefined) return usage(`unexpected argument '${extra}'`, 'fleet');
+  if (values.central === undefined) return usage('missing --central URL', 'fleet');
+  const { parseDuration } = await import('../config/duration.js');
+  let waitMs = 3000;
+  try {
+    if (values.wait !== undefined) waitMs = parseDuration(values.wait);
+  } catch (err) {
+    return usage(`--wait takes a duration such as 3s: ${(err as Error).message}`, 'fleet');
+  }
+  const { fleetStatus } = await import('./commands/fleet.js');
+  return fleetStatus({ central: values.central, prefix: values.prefix ?? 'edge', waitMs, json: values.json === true }, console.log, console.error);
 }
 
 async function bufferSubcommand(

@@ -8,7 +8,7 @@ import type { DeviceSettings, LineParseSettings, PointSettings } from './catalog
 import { mqttPoint, serialPoint } from './catalog.js';
 import { childPath, formatPath, fromZod, zodMessage, type PathSegment } from './issues.js';
 import { mergePoint } from './merge.js';
-import { RESERVED_TAGS } from './tags.js';
+import { RESERVED_TAGS, fieldCollision } from './tags.js';
 import { compileTopicPattern } from './topic-pattern.js';
 import type { ConfigIssue, LineParse, MqttDevice, MqttPoint, Schedule, SerialDevice, SerialPoint } from './types.js';
 
@@ -90,6 +90,8 @@ export function resolveFieldPoint(
         if ((RESERVED_TAGS as readonly string[]).includes(name)) {
           issues.push({ path: formatPath(topicAt), message: `{${name}} would overwrite a reserved tag the agent sets itself (reserved: ${RESERVED_TAGS.join(', ')})` });
         }
+        const collision = fieldCollision(name);
+        if (collision !== undefined) issues.push({ path: formatPath(topicAt), message: `{${name}}: ${collision}` });
       }
       checked = {
         ...rest,

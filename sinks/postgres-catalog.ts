@@ -44,30 +44,15 @@ function flatten(catalog: SinkCatalog): Flat {
   return flat;
 }
 
-export async function syncCatalog(pool: pg.Pool, sql: Statements, catalog: SinkCatalog): Promise<void> {
+/** The statements of one sync, on a client already inside a transaction (postgres-tx.ts). */
+export async function syncCatalog(client: pg.ClientBase, sql: Statements, catalog: SinkCatalog): Promise<void> {
   const gw = catalog.gateway.id;
   const { devices, bindings, tags } = flatten(catalog);
-  const client = await pool.connect();
-  // A checked-out client has no pool error listener: a connection lost between two statements
-  // would be an uncaught 'error' and kill the agent. The failing statement reports it instead.
-  const ignore = () => {};
-  client.on('error', ignore);
-  try {
-    await client.query('BEGIN');
-    await client.query(sql.gateway, [gw, catalog.gateway.site, JSON.stringify(catalog.gateway.tags)]);
-    await client.query(sql.devices, [gw, devices.ids, devices.drivers, devices.tags]);
-    await client.query(sql.retireDevices, [gw, devices.ids]);
-    await client.query(sql.bindings, [gw, bindings.devices, bindings.points, bindings.measurements, bindings.units]);
-    await client.query(sql.retireBindings, [gw, bindings.devices, bindings.points]);
-    await client.query(sql.dropTags, [gw, bindings.devices, bindings.points, tags.devices, tags.points, tags.keys]);
-    await client.query(sql.tags, [gw, tags.devices, tags.points, tags.keys, tags.values]);
-    await client.query('COMMIT');
-    client.release();
-  } catch (err) {
-    // Destroy rather than return a connection that may sit in an aborted transaction.
-    client.release(err instanceof Error ? err : true);
-    throw err;
-  } finally {
-    client.removeListener('error', ignore);
-  }
+  await client.query(sql.gateway, [gw, catalog.gateway.site, JSON.stringify(catalog.gateway.tags)]);
+  await client.query(sql.devices, [gw, devices.ids, devices.drivers, devices.tags]);
+  await client.query(sql.retireDevices, [gw, devices.ids]);
+  await client.query(sql.bindings, [gw, bindings.devices, bindings.points, bindings.measurements, bindings.units]);
+  await client.query(sql.retireBindings, [gw, bindings.devices, bindings.points]);
+  await client.query(sql.dropTags, [gw, bindings.devices, bindings.points, tags.devices, tags.points, tags.keys]);
+  await client.query(sql.tags, [gw, tags.devices, tags.points, tags.keys, tags.values]);
 }

@@ -4,6 +4,9 @@
  *
  * The database may be down when the agent starts, so nothing connects in start(): the tables are
  * created lazily before the first write or catalog sync, and again whenever that failed.
+ *
+ * Pooler-safe (postgres-tx.ts): unnamed statements only, one transaction per write with its
+ * timeout set by `SET LOCAL`, no startup parameter a pooler could refuse.
  */
 import pg from 'pg';
 import type { BufferedPoint, Point } from '../buffer/types.js';
@@ -12,6 +15,7 @@ import { alertRowsJson, upsertAlerts } from './postgres-alerts.js';
 import { pointColumns } from './postgres-rows.js';
 import { MAX_IDENT_BYTES, TABLES, catalogSql, ddl, insertPoints, quoteIdent } from './postgres-sql.js';
 import { syncCatalog } from './postgres-catalog.js';
+import { inTransaction } from './postgres-tx.js';
 import { SinkError, silentLogger, type Sink, type SinkCatalog, type SinkLogger } from './types.js';
 
 export interface PostgresSinkOptions {
@@ -26,7 +30,7 @@ export interface PostgresSinkOptions {
   /** Connections; two suffice (one writer, one catalog sync). Default 2. */
   poolMax?: number;
   connectTimeoutMs?: number;
-  /** Server-side statement_timeout; the client gives up a little later. Default 30 s. */
+  /** statement_timeout of every transaction (`SET LOCAL`); the client gives up a little later. Default 30 s. */
   queryTimeoutMs?: number;
   logger?: SinkLogger;
 }
@@ -47,6 +51,7 @@ export class PostgresSink implements Sink {
   private readonly schema: string;
   private readonly insertSql: string;
   private readonly alertsSql: string;
+  private readonly statementTimeoutMs: number;
   private pool: pg.Pool | undefined;
   /** The DDL in flight or done; reset on failure so the next call tries again. */
   private ready: Promise<void> | undefined;
@@ -62,20 +67,21 @@ export class PostgresSink implements Sink {
     this.schema = quoteIdent(opts.schema);
     this.insertSql = insertPoints(this.schema);
     this.alertsSql = upsertAlerts(this.schema);
+    this.statementTimeoutMs = opts.queryTimeoutMs ?? 30_000;
   }
 
   /** Creates the pool; connects nothing. */
   async start(): Promise<void> {
     if (this.pool !== undefined) return;
-    const queryTimeoutMs = this.opts.queryTimeoutMs ?? 30_000;
     const pool = new pg.Pool({
       connectionString: this.opts.url,
       max: this.opts.poolMax ?? 2,
       connectionTimeoutMillis: this.opts.connectTimeoutMs ?? 10_000,
       idleTimeoutMillis: 30_000,
-      statement_timeout: queryTimeoutMs,
+      // No `statement_timeout` here: node-postgres would send it as a startup parameter, which
+      // PgBouncer refuses ("unsupported startup parameter"). Each transaction sets it instead.
       // Client-side backstop for a server that stops answering without closing the socket.
-      query_timeout: queryTimeoutMs + 5_000,
+      query_timeout: this.statementTimeoutMs + 5_000,
       keepAlive: true,
       application_name: 'edge-agent',
     });
@@ -94,8 +100,9 @@ export class PostgresSink implements Sink {
   }
 
   /**
-   * One INSERT … SELECT FROM unnest(…) per batch: one round trip, whatever the batch size. Alert
-   * events in the batch go to the alerts table (postgres-alerts.ts) in a second statement.
+   * One INSERT … SELECT FROM unnest(…) per batch, whatever the batch size. Alert events in the
+   * batch go to the alerts table (postgres-alerts.ts) in a second statement of the same
+   * transaction, so a batch is accepted whole or not at all.
    */
   async write(batch: readonly (Point | BufferedPoint)[]): Promise<void> {
     if (batch.length === 0) return;
@@ -105,8 +112,13 @@ export class PostgresSink implements Sink {
     const params = points.length === 0 ? undefined : [this.opts.gatewayId, ...pointColumns(points)];
     await this.ensureSchema(pool);
     try {
-      const res = params === undefined ? undefined : await pool.query({ name: 'edge_points_insert', text: this.insertSql, values: params });
-      if (alerts.length > 0) await pool.query({ name: 'edge_alerts_upsert', text: this.alertsSql, values: [this.opts.gatewayId, alertRowsJson(alerts)] });
+      // Unnamed statements: a named one lives on one server connection, and under transaction
+      // pooling the next transaction may land on another (42P05 / 26000).
+      const res = await inTransaction(pool, this.statementTimeoutMs, async (client) => {
+        const inserted = params === undefined ? undefined : await client.query(this.insertSql, params);
+        if (alerts.length > 0) await client.query(this.alertsSql, [this.opts.gatewayId, alertRowsJson(alerts)]);
+        return inserted;
+      });
       this.stats.sent += batch.length;
       this.stats.inserted += res?.rowCount ?? 0;
       this.stats.requests += 1;
@@ -125,7 +137,8 @@ export class PostgresSink implements Sink {
     }
     await this.ensureSchema(pool);
     try {
-      await syncCatalog(pool, catalogSql(this.schema), { ...catalog, gateway: { ...catalog.gateway, id: this.opts.gatewayId } });
+      const sql = catalogSql(this.schema);
+      await inTransaction(pool, this.statementTimeoutMs, (client) => syncCatalog(client, sql, { ...catalog, gateway: { ...catalog.gateway, id: this.opts.gatewayId } }));
     } catch (err) {
       if (needsSchema(err)) this.ready = undefined;
       throw classifyPgError(err, 'postgres catalog sync failed');
@@ -146,27 +159,16 @@ export class PostgresSink implements Sink {
   }
 
   private async createSchema(pool: pg.Pool): Promise<void> {
-    // Tables already there (e.g. made by a DBA for a user without CREATE rights): nothing to do.
     const names = TABLES.map((t) => `${this.schema}.${t}`);
-    const { rows } = await pool.query<{ n: number }>('SELECT count(to_regclass(t))::int AS n FROM unnest($1::text[]) AS t', [names]);
-    if (rows[0]?.n === TABLES.length) return;
-    const client = await pool.connect();
-    // See postgres-catalog.ts: without a listener, a connection lost mid-transaction would be an uncaught 'error'.
-    const ignore = () => {};
-    client.on('error', ignore);
-    try {
-      await client.query('BEGIN');
+    const created = await inTransaction(pool, this.statementTimeoutMs, async (client) => {
+      // Tables already there (e.g. made by a DBA for a user without CREATE rights): nothing to do.
+      const count = async () => (await client.query<{ n: number }>('SELECT count(to_regclass(t))::int AS n FROM unnest($1::text[]) AS t', [names])).rows[0]?.n;
+      if ((await count()) === TABLES.length) return false;
+      // A transaction-scoped lock: released by COMMIT on whichever server connection the pooler gave us.
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`edge-agent ddl ${this.opts.schema}`]);
       await client.query(ddl(this.schema));
-      await client.query('COMMIT');
-      client.release();
-      this.log.info({ schema: this.opts.schema }, 'postgres tables ready');
-    } catch (err) {
-      // Passing the error destroys the connection instead of returning it mid-transaction.
-      client.release(err instanceof Error ? err : true);
-      throw err;
-    } finally {
-      client.removeListener('error', ignore);
-    }
+      return true;
+    });
+    if (created) this.log.info({ schema: this.opts.schema }, 'postgres tables ready');
   }
 }

@@ -49,10 +49,12 @@ export class SinkError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
   readonly status: number | undefined;
+  /** For configuration-class failures (auth, config): what an operator changes to fix it. */
+  readonly fix: string | undefined;
 
   constructor(
     message: string,
-    opts: { kind: SinkErrorKind; code?: string; retryAfterMs?: number; status?: number; cause?: unknown },
+    opts: { kind: SinkErrorKind; code?: string; retryAfterMs?: number; status?: number; fix?: string; cause?: unknown },
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'SinkError';
@@ -62,6 +64,12 @@ export class SinkError extends Error {
     this.retryable = opts.kind !== 'invalid' && opts.kind !== 'too-large';
     this.retryAfterMs = opts.retryAfterMs;
     this.status = opts.status;
+    this.fix = opts.fix;
+  }
+
+  /** Auth and config failures: no retry fixes them by itself, someone must change a setting (here or centrally). */
+  get needsOperator(): boolean {
+    return this.kind === 'auth' || this.kind === 'config';
   }
 }
 

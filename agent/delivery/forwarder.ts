@@ -54,7 +54,8 @@ export interface ForwarderStats {
   /** The batch size in force (halved by 413, grown back after successes). */
   batchSize: number;
   lastDeliveryAt: number | null;
-  lastError: { code: string; message: string; at: number } | null;
+  /** `fix` is set for configuration-class failures (auth, config): what an operator must change. */
+  lastError: { code: string; message: string; at: number; fix?: string } | null;
   consecutiveFailures: number;
 }
 
@@ -171,7 +172,7 @@ export class Forwarder {
       err = e instanceof SinkError ? e : new SinkError(String((e as Error)?.message ?? e), { kind: 'network', cause: e });
     }
     this.stats.failed += points.length;
-    this.stats.lastError = { code: err.code, message: err.message, at: this.opts.clock.now() };
+    this.stats.lastError = { code: err.code, message: err.message, at: this.opts.clock.now(), ...(err.fix === undefined ? {} : { fix: err.fix }) };
     if (err.kind === 'invalid' || (err.kind === 'too-large' && points.length === 1)) {
       if (points.length === 1) {
         this.deadLetter(points[0] as BufferedPoint, err);
@@ -189,8 +190,20 @@ export class Forwarder {
       return { delay: 0, wakeable: false };
     }
     const delay = Math.max(this.backoff.next(), err.retryAfterMs ?? 0);
+    const logNow = this.stats.consecutiveFailures === 1 || this.stats.consecutiveFailures % 10 === 0;
+    if (err.needsOperator) {
+      // ERROR: the data is kept and retried with the capped back-off (the fix may be made centrally),
+      // but nothing gets better until someone changes a setting.
+      if (logNow) {
+        this.opts.logger.error(
+          { sink: this.name, code: err.code, kind: err.kind, fix: err.fix, retryInMs: delay, failures: this.stats.consecutiveFailures, err: err.message },
+          `sink refuses the agent's configuration; batch kept, retrying${err.fix === undefined ? '' : `; fix: ${err.fix}`}`,
+        );
+      }
+      return { delay, wakeable: false };
+    }
     // WARN: the data is kept and will be retried.
-    if (this.stats.consecutiveFailures === 1 || this.stats.consecutiveFailures % 10 === 0) {
+    if (logNow) {
       this.opts.logger.warn(
         { sink: this.name, code: err.code, kind: err.kind, retryInMs: delay, failures: this.stats.consecutiveFailures, err: err.message },
         'sink write failed; batch kept, retrying',

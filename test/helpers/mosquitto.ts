@@ -53,6 +53,8 @@ export function caSignedCert(dir: string, name = 'server'): { ca: string; cert: 
 export interface MosquittoOptions {
   /** Adds a TLS listener on `tlsPort` with this server certificate and key. */
   tls?: { cert: string; key: string };
+  /** An ACL file (acl_file); applies with users only. */
+  aclFile?: string;
 }
 
 export class Mosquitto {
@@ -85,6 +87,7 @@ export class Mosquitto {
         if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`);
       }
       conf.push('allow_anonymous false', `password_file ${file}`);
+      if (opts.aclFile !== undefined) conf.push(`acl_file ${opts.aclFile}`);
     }
     writeFileSync(join(dir, 'mosquitto.conf'), `${conf.join('\n')}\n`);
     const port = Number(/listener (\d+)/.exec(conf[0] as string)?.[1]);

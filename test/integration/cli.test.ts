@@ -61,6 +61,21 @@ devices:
     expect(r.stdout).toBe('');
   });
 
+  it('refuses a tag named like a field the InfluxDB sink writes (InfluxDB 3 would reject every line)', async () => {
+    const f = file(
+      'collide.yaml',
+      `gateway: { id: gw-1 }
+devices:
+  - { id: m1, driver: modbus, connection: { protocol: tcp, host: 127.0.0.1 }, every: 5s, tags: { value: x }, points: { a: { register: input, address: 3, type: int16 } } }
+  - { id: q1, driver: mqtt, topic: "ward/{state}/temp", points: { t: {} } }
+`,
+    );
+    const r = await runCli(['validate', '--config', f]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/devices\[0\]\.tags\.value: "value" is a field name the InfluxDB sink writes; InfluxDB 3 refuses/);
+    expect(r.stderr).toMatch(/devices\[1\]\.topic: \{state\}: "state" is a field name/);
+  });
+
   it('reads JSON with the same schema', async () => {
     const json = file(
       'ok.json',

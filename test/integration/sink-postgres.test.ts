@@ -202,6 +202,23 @@ describe('PostgresSink outages and errors', () => {
     }
   });
 
+  it('cancels a statement that runs past queryTimeoutMs on the server (SET LOCAL, not a startup parameter)', async () => {
+    const s = await started({ queryTimeoutMs: 300 });
+    await s.write([point(50_000, 1)]); // tables exist
+    const locker = await db.pool.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE "${db.schema}".points IN ACCESS EXCLUSIVE MODE`);
+      const err = await rejection(s.write([point(50_001, 2)]));
+      expect(err).toMatchObject({ kind: 'timeout', retryable: true });
+      expect(err.message).toMatch(/SQLSTATE 57014/);
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
+    await s.write([point(50_001, 2)]); // the cancelled transaction left nothing behind
+  });
+
   it('rejects an unusable schema name at construction', () => {
     expect(() => sink({ schema: '' })).toThrow(expect.objectContaining({ kind: 'config' }));
     expect(() => sink({ schema: 'x'.repeat(64) })).toThrow(expect.objectContaining({ kind: 'config' }));

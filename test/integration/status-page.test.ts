@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningModbusServer } from '../../drivers/modbus/server.js';
 import { loadBootConfig } from '../../config/config-state.js';
 import { startHttpAgent, type HttpAgent } from '../helpers/http-agent.js';
+import { PGURL } from '../helpers/postgres.js';
 import { closedPort, RegisterImage, startImageServer } from '../helpers/modbus-server.js';
 
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
@@ -131,5 +132,30 @@ describe('status page', () => {
     await expect.poll(() => pump.locator('[data-point="flow"]').innerText(), { timeout: 15_000 }).toMatch(/200 m3\/h/);
 
     expect(problems).toEqual([]);
+  });
+
+  it('shows a sink the central side refuses (a missing database) with its code and the fix', async () => {
+    const url = new URL(PGURL);
+    url.pathname = '/no_such_db_page';
+    const refused = await startHttpAgent(`
+gateway: { id: gw-page-cfg }
+buffer: { path: ${join(dir, 'refused.db')} }
+sinks:
+  postgres: { url: "${url.toString()}" }
+http: { host: 127.0.0.1, port: 0 }
+devices:
+  - { id: pump-1, driver: modbus, every: 500ms, connection: { protocol: tcp, host: 127.0.0.1, port: ${slave.port}, timeout: 500ms }, points: { flow: { register: holding, address: 0, type: uint16 } } }
+`);
+    try {
+      const page = await phone();
+      await page.goto(refused.url);
+      const sink = page.locator('[data-sink="postgres"]');
+      await expect.poll(() => sink.getAttribute('data-reachable'), { timeout: 10_000 }).toBe('false');
+      await sink.locator('[data-sink-fix="EDGE_SINK_DB_MISSING"]').waitFor({ timeout: 10_000 });
+      expect(await sink.innerText()).toMatch(/refused: needs a fix[\s\S]*EDGE_SINK_DB_MISSING[\s\S]*Fix: create the database/);
+      expect(problems).toEqual([]);
+    } finally {
+      await refused.stop();
+    }
   });
 });

@@ -146,7 +146,9 @@ function renderDelivery(status) {
     return;
   }
   for (const s of status.sinks) {
-    const state = s.reachable === null ? badge('none', 'not tried yet') : s.reachable ? badge('ok', 'reachable') : badge('failing', 'unreachable');
+    // A configuration-class failure (wrong password, missing database, privilege…) carries its fix.
+    const refused = !s.reachable && s.lastError && s.lastError.fix;
+    const state = s.reachable === null ? badge('none', 'not tried yet') : s.reachable ? badge('ok', 'reachable') : refused ? badge('failing', 'refused: needs a fix') : badge('failing', 'unreachable');
     const facts = [
       `${s.pending.toLocaleString()} rows to send`,
       s.lagSeconds > 0 ? `${age(s.lagSeconds * 1000)} behind` : 'caught up',
@@ -161,6 +163,7 @@ function renderDelivery(status) {
         h('h3', {}, s.name, ' ', state),
         h('p', { class: 'facts muted' }, facts.join(' · ')),
         s.lastError && !s.reachable ? h('p', { class: 'error code' }, `${s.lastError.code}: ${s.lastError.message}`) : null,
+        refused ? h('p', { class: 'error', 'data-sink-fix': s.lastError.code }, `Fix: ${s.lastError.fix}`) : null,
       ),
     );
   }

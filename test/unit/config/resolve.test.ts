@@ -109,6 +109,19 @@ describe('tags', () => {
     expect(config.devices[0]?.tags).toEqual({ region: 'maule', a: 'gateway', b: 'template', c: 'device', d: 'device', e: 'device', gateway: 'gw-9', site: 'pozo-17', device: 'pump-1' });
   });
 
+  it('may not name a tag like a field the InfluxDB sink writes (InfluxDB 3 refuses it), at any level', () => {
+    const lines = issues({
+      gateway: { id: 'g', tags: { value: 'x' } },
+      templates: { t: { tags: { state: 'x' }, points: { p: { register: 'holding', address: 0, type: 'int16', tags: { message: 'x' } } } } },
+      devices: [device({ template: 't', tags: { threshold: 'x', region: 'ok' }, points: { p: { tags: { value: 'y' } } } })],
+    });
+    expect(lines.map((l) => l.slice(0, l.indexOf(':')))).toEqual(
+      expect.arrayContaining(['gateway.tags.value', 'templates.t.tags.state', 'templates.t.points.p.tags.message', 'devices[0].tags.threshold', 'devices[0].points.p.tags.value']),
+    );
+    expect(lines).toHaveLength(5);
+    expect(lines[0]).toMatch(/field name the InfluxDB sink writes; InfluxDB 3 refuses/);
+  });
+
   it('may not use a reserved name at any level, each reported at its path', () => {
     const lines = issues({
       gateway: { id: 'g', tags: { site: 'x' } },

@@ -1,0 +1,128 @@
+/**
+ * Configuration-class failures of the PostgreSQL sink, provoked on the real PostgreSQL and a real
+ * PgBouncer: each has its own code and says what to fix; an agent logs it as ERROR, keeps the
+ * data, retries with its capped back-off, shows it on /status — and delivers once ops fix the
+ * central side.
+ */
+import crypto from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Point } from '../../buffer/types.js';
+import { PostgresSink } from '../../sinks/postgres.js';
+import { pgPointKeys, until } from '../helpers/buffer-file.js';
+import { startHttpAgent } from '../helpers/http-agent.js';
+import { RegisterImage, startImageServer } from '../helpers/modbus-server.js';
+import { missing } from '../helpers/peers.js';
+import { PgBouncer, pgbouncerAvailable } from '../helpers/pgbouncer.js';
+import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
+import { rejection } from '../helpers/sink-error.js';
+
+const skip = missing('pgbouncer', pgbouncerAvailable(), 'Debian package pgbouncer');
+let bouncer: PgBouncer | undefined;
+let db: TestSchema;
+const sinks: PostgresSink[] = [];
+
+beforeAll(async () => {
+  db = await createTestSchema('cfgerr');
+  if (!skip) bouncer = await PgBouncer.start({ authType: 'plain', users: { edge: 'right' } });
+});
+afterAll(async () => {
+  await bouncer?.remove();
+  await db?.drop();
+});
+afterEach(async () => {
+  await Promise.all(sinks.splice(0).map((s) => s.stop()));
+});
+
+const point: Point = { deviceId: 'd', pointId: 'p', measurement: 'm', tags: {}, value: 1, ts: Date.UTC(2024, 0, 1), quality: 'good' };
+
+async function writeError(url: string, schema = db.schema) {
+  const s = new PostgresSink({ url, schema, gatewayId: 'gw-cfg', connectTimeoutMs: 3000 });
+  sinks.push(s);
+  await s.start();
+  return rejection(s.write([point]));
+}
+
+describe('PostgreSQL configuration errors, each with its code and fix', () => {
+  it('a missing database (PostgreSQL itself): EDGE_SINK_DB_MISSING', async () => {
+    const u = new URL(db.url);
+    u.pathname = '/no_such_db_edge';
+    const err = await writeError(u.toString());
+    expect(err).toMatchObject({ code: 'EDGE_SINK_DB_MISSING', kind: 'config', retryable: true });
+    expect(err.fix).toMatch(/create the database/);
+  });
+
+  it('a missing privilege (PostgreSQL itself): EDGE_SINK_PRIVILEGE', async () => {
+    const role = `edge_np_${crypto.randomBytes(3).toString('hex')}`;
+    const schema = `${db.schema}_np`;
+    await db.pool.query(`CREATE ROLE ${role} LOGIN`);
+    try {
+      // The tables exist (a DBA made them) but the role may not write into them.
+      const owner = new PostgresSink({ url: db.url, schema, gatewayId: 'gw-cfg' });
+      sinks.push(owner);
+      await owner.start();
+      await owner.write([point]);
+      await db.pool.query(`GRANT USAGE ON SCHEMA "${schema}" TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA "${schema}" TO ${role}`);
+      const u = new URL(db.url);
+      u.username = role;
+      const err = await writeError(u.toString(), schema);
+      expect(err).toMatchObject({ code: 'EDGE_SINK_PRIVILEGE', kind: 'config', retryable: true });
+      expect(err.message).toMatch(/SQLSTATE 42501/);
+      expect(err.fix).toMatch(/grant/i);
+    } finally {
+      await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await db.pool.query(`DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`);
+    }
+  });
+
+  it.skipIf(skip)('through PgBouncer: a wrong password, an unknown database, an unsupported startup parameter', async () => {
+    const b = bouncer as PgBouncer;
+    const auth = await writeError(b.url({ user: 'edge', password: 'wrong' }));
+    expect(auth).toMatchObject({ code: 'EDGE_SINK_AUTH_FAILED', kind: 'auth', retryable: true });
+    expect(auth.fix).toMatch(/password/);
+    const nodb = await writeError(b.url({ user: 'edge', password: 'right', database: 'nowhere' }));
+    expect(nodb).toMatchObject({ code: 'EDGE_SINK_DB_MISSING', kind: 'config' });
+    const param = await writeError(b.url({ user: 'edge', password: 'right', params: { options: '-c search_path=x' } }));
+    expect(param).toMatchObject({ code: 'EDGE_SINK_UNSUPPORTED_PARAMETER', kind: 'config' });
+    expect(param.message).toMatch(/unsupported startup parameter: options/);
+    expect(param.fix).toMatch(/remove that parameter/);
+  });
+
+  it.skipIf(skip)('an agent logs ERROR with the fix, shows it on /status, retries, and delivers once ops fix the password', { timeout: 60_000 }, async () => {
+    const b = bouncer as PgBouncer;
+    const dir = mkdtempSync(join(tmpdir(), 'edge-cfgerr-'));
+    const slave = await startImageServer(new RegisterImage().setValue('holding', 0, 42, 'uint16'));
+    // Points kept while the sink refuses, delivered once it takes them.
+    const yaml = `
+gateway: { id: gw-cfg-agent }
+buffer: { path: ${join(dir, 'b.db')} }
+sinks:
+  postgres: { url: "${b.url({ user: 'late', password: 'will-be-right' })}", schema: ${db.schema} }
+http: { port: 0 }
+devices:
+  - { id: d1, driver: modbus, every: 300ms, connection: { protocol: tcp, host: 127.0.0.1, port: ${slave.port}, timeout: 1s }, points: { v: { register: holding, address: 0, type: uint16 } } }
+`;
+    const a = await startHttpAgent(yaml);
+    try {
+      await until('two failed attempts', async () => {
+        const s = (await (await fetch(`${a.url}/status`)).json()) as { sinks: Array<{ consecutiveFailures: number }> };
+        return (s.sinks[0]?.consecutiveFailures ?? 0) >= 2;
+      });
+      const status = (await (await fetch(`${a.url}/status`)).json()) as { sinks: Array<{ name: string; reachable: boolean; lastError: { code: string; fix?: string } }> };
+      expect(status.sinks[0]).toMatchObject({ name: 'postgres', reachable: false, lastError: { code: 'EDGE_SINK_AUTH_FAILED' } });
+      expect(status.sinks[0]?.lastError.fix).toMatch(/password/);
+      const errors = a.logs.filter((l) => l.level === 'error' && l.code === 'EDGE_SINK_AUTH_FAILED');
+      expect(errors.length).toBeGreaterThan(0);
+      expect(String(errors[0]?.msg)).toMatch(/fix: check the user and password/);
+      expect(a.logs.filter((l) => l.code === 'EDGE_SINK_NETWORK')).toEqual([]);
+      // Ops add the user on the pooler and reload it: the kept point is delivered.
+      await b.setUsers({ edge: 'right', late: 'will-be-right' });
+      await until('delivered after the fix', async () => (await pgPointKeys(db.pool, db.schema, 'gw-cfg-agent')).size >= 1, 30_000);
+    } finally {
+      await a.stop();
+      await slave.close();
+    }
+  });
+});
