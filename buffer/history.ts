@@ -80,10 +80,9 @@ export class HistoryStore {
     this.db.transaction(() => {
       for (const r of rows) this.st.upsert.run(this.seriesId(r, true) as number, r.tier, r.ts, r.n, r.min, r.max, r.sum);
       this.estimate += rows.length;
-      if (before !== undefined) {
-        before.forEach((ts, tier) => this.st.pruneTier.run(tier, ts));
-        this.estimate = this.st.count.get() as number;
-      }
+      // No count(*) here: on a Pi it scans the whole index. The estimate only ever runs high
+      // (a merged bucket counts as a new row), and holdBound counts exactly before it deletes.
+      if (before !== undefined) before.forEach((ts, tier) => (this.estimate -= this.st.pruneTier.run(tier, ts).changes));
       if (this.estimate > this.maxRows) removed = this.holdBound();
     })();
     return removed;
