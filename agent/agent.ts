@@ -30,6 +30,7 @@ import { AlertEngine } from './alerts/engine.js';
 import { bufferAlertStore } from './alerts/store.js';
 import { progressOf, ProgressMonitor, Watchdog } from './ops/watchdog.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { HistoryRecorder } from './pipeline/history.js';
 import { createSinks, toSinkCatalog } from './delivery/sinks.js';
 import { planApply } from './central/apply-plan.js';
 import type { Central } from './central/central.js';
@@ -78,6 +79,9 @@ export class Agent {
   readonly alerts: AlertEngine;
   /** Whether the poll and delivery loops make progress (/health, the systemd watchdog). */
   readonly progress: ProgressMonitor;
+  /** The local history (agent/pipeline/history.ts), while the buffer is open and buffer.history.enabled. */
+  history: HistoryRecorder | undefined;
+  private historyTimer: unknown;
   private http: HttpServer | undefined;
   private watchdog: Watchdog | undefined;
   private readonly log: Logger;
@@ -131,7 +135,10 @@ export class Agent {
     );
     this.pipeline.onPoints(() => {
       for (const f of this.forwarders) f.wake();
+      // Buckets that closed go to the file right after the commit, not on a cadence of their own.
+      this.history?.flush();
     });
+    this.pipeline.onTransformed((points) => this.history?.record(points));
     this.push = new PushDevices({ config: this.config, pipeline: this.pipeline, clock: this.clock, logger: this.log });
     this.alerts = new AlertEngine({
       config: this.config,
@@ -187,6 +194,7 @@ export class Agent {
       this.clockGuard = { sanity, guard: new ClockGuard({ sanity, buffer: this.buffer, mode: settings.buffer.untrustedClock, logger: clockLog }) };
       this.clockGuard.guard.start(this.clock);
       this.log.info({ path: settings.buffer.path, sinks: this.sinks.map((s) => s.name) }, 'buffer open');
+      this.startHistory(this.buffer);
       for (const sink of this.sinks) {
         await sink.start();
         this.startForwarder(sink);
@@ -338,6 +346,7 @@ export class Agent {
     this.simulators = [];
     // What the last interval read goes in now, before the forwarders drain.
     this.pipeline.flush();
+    this.stopHistory();
     // Then deliveries: each sink gets a bounded time to finish the batch it is writing.
     await Promise.all(this.forwarders.map((f) => f.stop(grace)));
     this.forwarders.length = 0;
@@ -350,6 +359,52 @@ export class Agent {
     if (toldSystemd !== undefined) await this.bounded('systemd notify', toldSystemd, grace);
     this.state = 'stopped';
     this.log.info('agent stopped');
+  }
+
+  /**
+   * The local history, kept in the buffer file. Its settings are read at start (a push that
+   * changes them takes effect at the next restart). A tick each fine step writes buckets whose
+   * time is over when no commit came to carry them (every reading suppressed, a device down).
+   */
+  private startHistory(buffer: SqliteBuffer): void {
+    const h = this.config.settings.buffer.history;
+    if (!h.enabled) return;
+    const tags = new WeakMap<AgentConfig, Map<string, Readonly<Record<string, string>>>>();
+    let failures = 0;
+    this.history = new HistoryRecorder({
+      tiers: [
+        { stepMs: h.step, keepMs: h.keep },
+        { stepMs: h.longStep, keepMs: h.longKeep },
+      ],
+      store: buffer.history,
+      now: () => this.clock.now(),
+      configuredTags: (device, point) => {
+        const config = this.config;
+        let byPoint = tags.get(config);
+        if (byPoint === undefined) {
+          byPoint = new Map(config.devices.flatMap((d) => d.points.map((p): [string, Readonly<Record<string, string>>] => [`${d.id}\u0000${p.id}`, p.tags])));
+          tags.set(config, byPoint);
+        }
+        return byPoint.get(`${device}\u0000${point}`);
+      },
+      onError: (err, rows) => {
+        failures += 1;
+        // WARN: the trend has a gap; the points themselves are in the buffer.
+        if (failures === 1 || failures % 100 === 0) this.log.warn({ err, rows, failures }, 'history buckets could not be written');
+      },
+    });
+    const tick = (): void => {
+      this.history?.flush();
+      this.historyTimer = this.clock.setTimeout(tick, h.step);
+    };
+    this.historyTimer = this.clock.setTimeout(tick, h.step);
+  }
+
+  private stopHistory(): void {
+    if (this.historyTimer !== undefined) this.clock.clearTimeout(this.historyTimer);
+    this.historyTimer = undefined;
+    this.history?.flush(true);
+    this.history = undefined;
   }
 
   /**

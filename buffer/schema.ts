@@ -107,6 +107,30 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX alert_acks_waiting ON alert_acks (done_at, id);
   `,
+  // v4: local history (history.ts)
+  `
+  -- One row per device/point/captured-tags series whose history is kept.
+  CREATE TABLE history_series (
+    id        INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    point_id  TEXT NOT NULL,
+    series    TEXT NOT NULL,               -- JSON of the captured tags, '' when none
+    UNIQUE (device_id, point_id, series)
+  );
+  -- min/max/sum/count of the readings of one series in [ts, ts + the tier's step). tier 0 is the
+  -- fine tier, 1 the long one. Apart from points: delivery never reads or deletes these rows.
+  CREATE TABLE history (
+    series_id INTEGER NOT NULL,
+    tier      INTEGER NOT NULL,
+    ts        INTEGER NOT NULL,            -- epoch ms, start of the bucket
+    n         INTEGER NOT NULL,
+    min       REAL NOT NULL,
+    max       REAL NOT NULL,
+    sum       REAL NOT NULL,
+    PRIMARY KEY (series_id, tier, ts)
+  ) WITHOUT ROWID;
+  CREATE INDEX history_age ON history (tier, ts);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

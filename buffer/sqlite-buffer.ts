@@ -19,6 +19,7 @@ import { AlertStateStore, type AlertStateRow } from './alert-state.js';
 import { DeadLetterStore, type DeadLetterQuery } from './dead-letters.js';
 import { DropReporter, type DropReason } from './drops.js';
 import { BufferError } from './errors.js';
+import { HistoryStore } from './history.js';
 import { HoldStore, type HoldRelease, type HoldTag } from './holds.js';
 import { checkIntegrity, isCorruption, moveAside, openFile } from './open.js';
 import { ROW_COLUMNS, decodeRow, encodeRowAt, type PointRow } from './rows.js';
@@ -45,6 +46,8 @@ export interface SqliteBufferOptions {
   maxRows?: number;
   /** Most bytes of database (page_count × page_size). Default unbounded. */
   maxBytes?: number;
+  /** Most rows of local history kept (history.ts). Default 1 000 000. */
+  historyMaxRows?: number;
   /** At the bound: evict the oldest rows (default) or refuse the new ones. Both are counted. */
   whenFull?: WhenFull;
   /** Most dead letters kept; past it the oldest go, counted as drops. Default: a tenth of maxRows, at least 10 000. */
@@ -92,6 +95,8 @@ export class SqliteBuffer {
   readonly recovered: { movedTo: string; reason: string } | undefined;
   /** The alert engine's state and the ack queue (alert-state.ts); state changes go with `append`. */
   readonly alertState: AlertStateStore;
+  /** The local history (history.ts): per-point min/avg/max buckets, apart from delivery. */
+  readonly history: HistoryStore;
   private readonly db: Database.Database;
   private readonly sinks: ReadonlySet<string>;
   /** Acknowledged seq per enabled sink; the table `cursors` is the durable copy. */
@@ -166,6 +171,7 @@ export class SqliteBuffer {
       this.deadLetters = new DeadLetterStore(db, this.series, opts.maxDeadLetters ?? Math.max(10_000, Math.floor(this.opts.maxRows / 10)));
       this.holds = new HoldStore(db);
       this.alertState = new AlertStateStore(db);
+      this.history = new HistoryStore(db, opts.historyMaxRows ?? 1_000_000);
       this.st = {
         insertPoint: db.prepare(`INSERT INTO points (seq, ${ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
         // Raw (array) rows: no keyed object per row, which doubles read speed.

@@ -67,6 +67,11 @@ export function loadSettings(input: Readonly<Record<string, unknown>>, env: Env)
   const settings = config.getProperties();
   settings.buffer.maxBytes = bytesOrDefault(settings.buffer.maxBytes);
   settings.buffer.commitInterval = msOr(settings.buffer.commitInterval, 250);
+  const h = settings.buffer.history;
+  h.step = msOr(h.step, 10_000);
+  h.keep = msOr(h.keep, 86_400_000);
+  h.longStep = msOr(h.longStep, 60_000);
+  h.longKeep = msOr(h.longKeep, 7 * 86_400_000);
   settings.central.healthEvery = msOr(settings.central.healthEvery, 60_000);
   settings.central.applyTimeout = msOr(settings.central.applyTimeout, 30_000);
   issues.push(...crossChecks(settings));
@@ -96,6 +101,15 @@ export function settingsSchema(): convict.Schema<Settings> {
         doc: 'readings are committed together at most this long after they were read (0: one commit per poll cycle); fewer, larger commits wear an SD card less',
         default: '250ms' as unknown as number,
         format: commitInterval,
+      },
+      // The local history (status page trends, GET /history): durations normalised to ms in loadSettings.
+      history: {
+        enabled: { doc: 'keep a local min/avg/max history of every numeric point in the buffer file', default: true, format: trueOrFalse },
+        step: { doc: 'bucket width of the fine history', default: '10s' as unknown as number, format: historyDuration },
+        keep: { doc: 'how long fine buckets are kept', default: '24h' as unknown as number, format: historyDuration },
+        longStep: { doc: 'bucket width of the long history (a multiple of step)', default: '1m' as unknown as number, format: historyDuration },
+        longKeep: { doc: 'how long long buckets are kept', default: '7d' as unknown as number, format: historyDuration },
+        maxRows: { doc: 'most history rows kept (about 65 bytes each); past it the oldest fine rows go first', default: 1_000_000, format: positiveInteger },
       },
     },
     sinks: {
@@ -209,6 +223,12 @@ const duration = described((value: unknown): void => {
 const commitInterval = described((value: unknown): void => {
   if (typeof value !== 'string' && typeof value !== 'number') throw new Error('must be a duration such as 250ms, or 0');
   if (parseDuration(value) > 10_000) throw new Error('must be at most 10s (readings wait this long to be committed; a crash loses at most that much)');
+}, DURATION_JSON);
+/** Whole seconds, at least 1 s: a bucket per reading of a fast poll would be no summary at all. */
+const historyDuration = described((value: unknown): void => {
+  if (typeof value !== 'string' && typeof value !== 'number') throw new Error('must be a duration such as 10s, 1m or 7d');
+  const ms = parseDuration(value);
+  if (ms < 1000 || ms % 1000 !== 0) throw new Error('must be whole seconds, at least 1s');
 }, DURATION_JSON);
 const logLevel = described((value: unknown): void => {
   if (!(LOG_LEVELS as readonly unknown[]).includes(value)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}`);
@@ -364,6 +384,10 @@ function crossChecks(s: Settings): ConfigIssue[] {
       if (influx[key] === '') issues.push({ path: `sinks.influx.${key}`, message: 'must be set when sinks.influx.url is set' });
     }
   }
+  const h = s.buffer.history;
+  if (h.longStep % h.step !== 0) issues.push({ path: 'buffer.history.longStep', message: `must be a multiple of buffer.history.step (${h.step / 1000}s)` });
+  if (h.keep < h.step) issues.push({ path: 'buffer.history.keep', message: 'must be at least buffer.history.step' });
+  if (h.longKeep < h.keep) issues.push({ path: 'buffer.history.longKeep', message: 'must be at least buffer.history.keep (the long history covers the fine one)' });
   const c = s.central;
   // Validate, then connect: an ops link that would refuse every push is a config error, not a surprise later.
   if (c.url !== '' && c.publicKey === '' && !c.allowUnsigned) {

@@ -150,6 +150,11 @@ export interface Settings {
      * last interval, which no sink had received yet. 0: a commit per poll cycle.
      */
     commitInterval: number;
+    /**
+     * The local history (agent/pipeline/history.ts): min/avg/max buckets of `step` ms kept `keep`
+     * ms, and of `longStep` ms kept `longKeep` ms, at most `maxRows` rows, in the buffer file.
+     */
+    history: { enabled: boolean; step: number; keep: number; longStep: number; longKeep: number; maxRows: number };
   };
   sinks: {
     influx: { url: string; token: string; org: string; bucket: string };

@@ -28,6 +28,7 @@ export function agentBufferOptions(settings: Settings, sinks: readonly string[],
     maxRows: b.maxRows,
     maxBytes: b.maxBytes,
     whenFull: b.whenFull,
+    historyMaxRows: b.history.maxRows,
     recoverCorrupt: true,
     logger: logger.child({ component: 'buffer' }),
   };

@@ -4,6 +4,7 @@
  * framework). They are read once when the server is made and served from memory.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,7 +19,17 @@ const TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
 };
 
-/** URL path → file, for the page and its two assets. */
+/**
+ * The chart library (uPlot, MIT, about 50 KB) comes from node_modules, which the package, the
+ * install script and the Docker image carry: served by the agent itself, as gateways are often
+ * offline (no CDN). Without it the page still works, with no charts.
+ */
+const VENDOR: ReadonlyArray<readonly [string, string]> = [
+  ['/uplot.js', 'uplot/dist/uPlot.iife.min.js'],
+  ['/uplot.css', 'uplot/dist/uPlot.min.css'],
+];
+
+/** URL path → file, for the page, its assets and the chart library. */
 export function loadStaticFiles(dir = join(packageRoot(), 'agent', 'ops', 'static')): Map<string, StaticFile> {
   const files = new Map<string, StaticFile>();
   for (const [path, name] of [
@@ -28,6 +39,14 @@ export function loadStaticFiles(dir = join(packageRoot(), 'agent', 'ops', 'stati
   ] as const) {
     const ext = name.slice(name.lastIndexOf('.'));
     files.set(path, { body: readFileSync(join(dir, name)), contentType: TYPES[ext] ?? 'application/octet-stream' });
+  }
+  const require = createRequire(import.meta.url);
+  for (const [path, name] of VENDOR) {
+    try {
+      files.set(path, { body: readFileSync(require.resolve(name)), contentType: TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream' });
+    } catch {
+      // No uplot in node_modules: the page draws no charts and says so.
+    }
   }
   return files;
 }

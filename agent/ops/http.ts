@@ -6,9 +6,10 @@
  *   GET /ready    readiness: 200 once config is loaded, the buffer open and the drivers started
  *   GET /metrics  Prometheus text format
  *   GET /status   the live state as JSON (agent/ops/status.ts)
+ *   GET /history  a point's trend from the local history (agent/ops/history.ts)
  *   GET /         the status page for technicians (agent/ops/static)
  *
- * With `http.token` set, /metrics and /status need `Authorization: Bearer <token>`. The probes
+ * With `http.token` set, /metrics, /status and /history need `Authorization: Bearer <token>`. The probes
  * and the page's files stay open: Docker's HEALTHCHECK, systemd and load balancers probe without
  * secrets, the probes answer with a status word only (details need the token), and the page
  * itself holds no data — it asks for the token before it fetches /status.
@@ -22,6 +23,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
+import { answerHistory } from './history.js';
 import { loadStaticFiles, type StaticFile } from './http-static.js';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from './metrics.js';
@@ -202,6 +204,13 @@ export class HttpServer {
         if (!authorized) return this.unauthorized(res);
         send(res, 200, json(this.status.read()));
         return;
+      case '/history': {
+        if (!authorized) return this.unauthorized(res);
+        const { view } = this.opts;
+        const answer = answerHistory(new URL(req.url ?? '/', 'http://agent').searchParams, view.config, view.history, (this.opts.clock ?? systemClock).now());
+        send(res, answer.status, json(answer.body));
+        return;
+      }
     }
     const file = this.files.get(path === '/index.html' ? '/' : path);
     if (file === undefined) {

@@ -14,6 +14,7 @@ import type { DeliveryCounters, SinkCounters } from '../delivery/delivery-counte
 import type { DeviceHealth } from '../pipeline/device-runner.js';
 import type { ForwarderStats } from '../delivery/forwarder.js';
 import type { PipelineStats } from '../pipeline/pipeline.js';
+import type { HistoryRecorder } from '../pipeline/history.js';
 import type { Stall, Verdict } from './watchdog.js';
 import { withoutCredentials } from '../central/url.js';
 import type { LinkStatus } from '../central/link.js';
@@ -38,6 +39,8 @@ export interface AgentView {
   bufferStats(): BufferStats | undefined;
   /** The buffer's and each sink's delivery figures (agent/delivery/delivery-counters.ts); undefined while the buffer is not open. */
   deliveryCounters(): DeliveryCounters | undefined;
+  /** The local history (GET /history) while it runs; absent or undefined when off. */
+  readonly history?: HistoryRecorder | undefined;
   /** The ops link (agent/central) while it runs; absent or undefined otherwise. */
   readonly centralLink?: { status(): CentralStatus } | undefined;
 }

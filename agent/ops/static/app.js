@@ -1,7 +1,7 @@
 /* The status page: fetches /status every few seconds and draws it. Plain browser JavaScript, no
  * build step. Every value is put in with textContent, never as HTML. Ages are computed against
  * the gateway's own clock (`now` in /status), not the phone's. */
-/* global document, window, fetch, sessionStorage, setTimeout, clearTimeout */
+/* global document, window, fetch, sessionStorage, setTimeout, clearTimeout, URL, URLSearchParams, Blob */
 'use strict';
 
 const REFRESH_MS = 5000;
@@ -101,14 +101,17 @@ function renderDevice(d, now) {
   }
   const rows = d.points.map((p) => {
     const series = p.series ? Object.entries(p.series).map(([k, v]) => `${k}=${v}`).join(' ') : '';
-    return h(
+    const trend = trendOf(d.id, p);
+    const row = h(
       'tr',
-      { 'data-point': p.id, class: p.quality === 'bad' ? 'bad' : undefined },
+      { 'data-point': p.id, class: p.quality === 'bad' ? 'bad' : undefined, 'data-trend': trend ? '' : undefined },
       h('th', { scope: 'row' }, p.id, series ? h('span', { class: 'muted' }, ` ${series}`) : null),
-      h('td', { class: 'value' }, value(p.value, p.unit)),
+      h('td', { class: 'value' }, value(p.value, p.unit), trend ? sparkline(trend) : null),
       h('td', {}, p.quality === null ? badge('none', 'no data') : badge(p.quality, p.quality), p.error ? h('span', { class: 'muted code' }, ` ${p.error}`) : null),
       h('td', { class: 'age' }, p.ts === null ? '—' : ago(p.ts, now)),
     );
+    if (trend) row.addEventListener('click', () => openTrend(trend));
+    return row;
   });
   return h(
     'article',
@@ -231,6 +234,167 @@ function render(status) {
   else banner.hidden = true;
 }
 
+/* Trends: a sparkline per numeric point (the last TREND_MINUTES, from GET /history) and a larger
+ * chart (uPlot, served by the agent) on tap, with a CSV download of what it shows. */
+const TREND_MINUTES = Number(new URLSearchParams(window.location.search).get('trend')) || 60;
+const trends = new Map(); // key → { device, point, series, unit, data, fetchedAt, canvas }
+
+function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+function trendOf(deviceId, p) {
+  if (typeof p.value !== 'number' && typeof p.value !== 'boolean') return null;
+  const series = p.series ? JSON.stringify(p.series) : '';
+  const key = `${deviceId}\u0000${p.id}\u0000${series}`;
+  let t = trends.get(key);
+  if (!t) {
+    t = { key, device: deviceId, point: p.id, series, unit: p.unit || '', data: null, fetchedAt: 0, canvas: null };
+    trends.set(key, t);
+  }
+  return t;
+}
+
+function historyUrl(t, minutes) {
+  const q = new URLSearchParams({ device: t.device, point: t.point, minutes: String(minutes) });
+  if (t.series) q.set('series', t.series);
+  return `history?${q}`;
+}
+
+async function fetchHistory(t, minutes) {
+  const res = await fetch(historyUrl(t, minutes), { cache: 'no-store', headers: authHeaders() });
+  if (!res.ok) throw new Error(`history: HTTP ${res.status}`);
+  return res.json();
+}
+
+function sparkline(t) {
+  const canvas = h('canvas', { class: 'spark', width: 192, height: 48, 'aria-hidden': 'true', 'data-spark': t.point });
+  t.canvas = canvas;
+  drawSpark(t);
+  return canvas;
+}
+
+function drawSpark(t) {
+  const c = t.canvas;
+  if (!c || !t.data) return;
+  const ctx = c.getContext('2d');
+  ctx.clearRect(0, 0, c.width, c.height);
+  const b = t.data.buckets;
+  c.setAttribute('data-n', String(b.length));
+  if (b.length === 0) return;
+  const now = t.data.now;
+  const from = now - TREND_MINUTES * 60000;
+  let lo = Math.min(...b.map((x) => x.min));
+  let hi = Math.max(...b.map((x) => x.max));
+  if (hi === lo) {
+    hi += 1;
+    lo -= 1;
+  }
+  const x = (ts) => ((ts - from) / (now - from)) * (c.width - 4) + 2;
+  const y = (v) => c.height - 3 - ((v - lo) / (hi - lo)) * (c.height - 6);
+  const style = window.getComputedStyle(c);
+  ctx.fillStyle = style.getPropertyValue('--line') || '#ddd';
+  for (const k of b) ctx.fillRect(x(k.ts), y(k.max), Math.max(1, x(k.ts + t.data.step * 1000) - x(k.ts)), Math.max(1, y(k.min) - y(k.max)));
+  ctx.strokeStyle = style.color || '#111';
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  b.forEach((k, i) => (i === 0 ? ctx.moveTo(x(k.ts), y(k.avg)) : ctx.lineTo(x(k.ts), y(k.avg))));
+  ctx.stroke();
+}
+
+/** Fetches the sparklines whose data is older than a step (and at least the page refresh). */
+async function refreshTrends(now) {
+  const due = [...trends.values()].filter((t) => t.canvas && t.canvas.isConnected && Date.now() - t.fetchedAt >= Math.max(REFRESH_MS - 500, (t.data ? t.data.step * 1000 : 0)));
+  await Promise.all(
+    due.map(async (t) => {
+      try {
+        t.data = { ...(await fetchHistory(t, TREND_MINUTES)), now };
+        t.fetchedAt = Date.now();
+        drawSpark(t);
+      } catch {
+        // The sparkline keeps what it had; the status banner tells of a lost agent.
+      }
+    }),
+  );
+}
+
+const WINDOWS = [
+  ['1 h', 60],
+  ['6 h', 360],
+  ['24 h', 1440],
+  ['7 d', 10080],
+];
+let chart = null;
+let chartTrend = null;
+
+function openTrend(t) {
+  chartTrend = t;
+  const dialog = document.getElementById('trend');
+  document.getElementById('trend-title').textContent = `${t.device} / ${t.point}${t.series ? ` ${t.series}` : ''}`;
+  const bar = document.getElementById('trend-windows');
+  bar.replaceChildren(...WINDOWS.map(([label, minutes]) => {
+    const b = h('button', { type: 'button', 'data-minutes': minutes }, label);
+    b.addEventListener('click', () => void showTrend(t, minutes));
+    return b;
+  }));
+  if (!dialog.open) dialog.showModal();
+  void showTrend(t, Math.min(TREND_MINUTES, 10080));
+}
+
+async function showTrend(t, minutes) {
+  for (const b of document.querySelectorAll('#trend-windows button')) b.setAttribute('aria-pressed', String(Number(b.getAttribute('data-minutes')) === minutes));
+  const box = document.getElementById('trend-chart');
+  const facts = document.getElementById('trend-facts');
+  let data;
+  try {
+    data = await fetchHistory(t, minutes);
+  } catch (err) {
+    facts.textContent = err.message;
+    return;
+  }
+  if (chartTrend !== t) return;
+  const b = data.buckets;
+  const unit = data.unit || '';
+  facts.textContent = `${b.length} buckets of ${age(data.step * 1000)}${unit ? ` · ${unit}` : ''}`;
+  box.setAttribute('data-buckets', String(b.length));
+  const csv = ['time,ts,min,avg,max,n', ...b.map((k) => `${new Date(k.ts).toISOString()},${k.ts},${k.min},${k.avg},${k.max},${k.n}`)].join('\n') + '\n';
+  const link = document.getElementById('trend-csv');
+  if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
+  link.href = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
+  link.download = `${t.device}-${t.point}-${minutes}min.csv`;
+  if (chart) chart.destroy();
+  chart = null;
+  box.replaceChildren();
+  if (!window.uPlot) {
+    box.append(h('p', { class: 'muted' }, 'The chart library (uplot) is missing from this install; the CSV has the data.'));
+    return;
+  }
+  const cols = [b.map((k) => k.ts / 1000), b.map((k) => k.min), b.map((k) => k.avg), b.map((k) => k.max)];
+  const style = window.getComputedStyle(document.body);
+  const fg = style.color;
+  const muted = style.getPropertyValue('--muted') || '#888';
+  chart = new window.uPlot(
+    {
+      width: Math.max(240, box.clientWidth || 320),
+      height: 240,
+      scales: { x: { time: true } },
+      axes: [{ stroke: fg }, { stroke: fg, label: unit }],
+      series: [{}, { label: 'min', stroke: muted, width: 1 }, { label: 'avg', stroke: fg, width: 2 }, { label: 'max', stroke: muted, width: 1 }],
+    },
+    cols,
+    box,
+  );
+  window.edgeChart = chart; // for a look from the console (and the browser test)
+}
+
+document.getElementById('trend-close').addEventListener('click', () => {
+  document.getElementById('trend').close();
+});
+document.getElementById('trend').addEventListener('close', () => {
+  chartTrend = null;
+});
+
 function showBanner(text) {
   const banner = document.getElementById('banner');
   banner.textContent = text;
@@ -254,6 +418,7 @@ async function refresh() {
     lastOk = { status, fetchedAt: Date.now() };
     document.body.classList.remove('stale');
     render(status);
+    void refreshTrends(status.now);
   } catch (err) {
     const since = lastOk ? ` — showing what it said ${age(Date.now() - lastOk.fetchedAt)} ago` : '';
     showBanner(`Cannot reach the agent (${err.message})${since}`);

@@ -6,7 +6,9 @@ describe('settings', () => {
   it('fills the documented defaults and falls back to the gateway id for the site', () => {
     expect(ok(doc()).settings).toEqual({
       gateway: { id: 'gw-1', site: 'gw-1', tags: {} },
-      buffer: { path: './data/buffer.db', maxRows: 5_000_000, maxBytes: 1024 ** 3, whenFull: 'dropOldest', synchronous: 'normal', untrustedClock: 'restamp', commitInterval: 250 },
+      buffer: { path: './data/buffer.db', maxRows: 5_000_000, maxBytes: 1024 ** 3, whenFull: 'dropOldest', synchronous: 'normal', untrustedClock: 'restamp', commitInterval: 250,
+        history: { enabled: true, step: 10_000, keep: 86_400_000, longStep: 60_000, longKeep: 604_800_000, maxRows: 1_000_000 },
+      },
       sinks: { influx: { url: '', token: '', org: '', bucket: '' }, postgres: { url: '', schema: 'edge' } },
       http: { host: '127.0.0.1', port: 8080, token: '' },
       log: { level: 'info', format: 'auto' },
@@ -173,5 +175,14 @@ describe('bootstrap keys from the environment', () => {
       'log.level: must be one of fatal, error, warn, info, debug, trace, silent (got "LOUD") (set by EDGE_LOG_LEVEL)',
     ]);
     expect(issues(file, { EDGE_HTTP_PORT: '80abc' })).toEqual(['http.port: must be a port number, 0 to 65535 (got "80abc" from EDGE_HTTP_PORT)']);
+  });
+
+  it('takes the local history settings as durations and refuses ones that do not fit together', () => {
+    const h = ok(doc({ buffer: { history: { step: '1s', keep: '2h', longStep: '30s', longKeep: '3d', maxRows: 500 } } })).settings.buffer.history;
+    expect(h).toEqual({ enabled: true, step: 1000, keep: 7_200_000, longStep: 30_000, longKeep: 259_200_000, maxRows: 500 });
+    expect(ok(doc({ buffer: { history: { enabled: false } } })).settings.buffer.history.enabled).toBe(false);
+    expect(issues(doc({ buffer: { history: { step: '500ms' } } }))).toEqual(['buffer.history.step: must be whole seconds, at least 1s (got "500ms")']);
+    expect(issues(doc({ buffer: { history: { step: '10s', longStep: '15s' } } }))).toEqual(['buffer.history.longStep: must be a multiple of buffer.history.step (10s)']);
+    expect(issues(doc({ buffer: { history: { keep: '8d' } } }))).toEqual(['buffer.history.longKeep: must be at least buffer.history.keep (the long history covers the fine one)']);
   });
 });

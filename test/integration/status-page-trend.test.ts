@@ -1,0 +1,137 @@
+/**
+ * Trends on the status page in a real browser (Debian's chromium, driven by playwright-core, as in
+ * status-page.test.ts): a running agent polls a Modbus slave every 200 ms into 1-second history
+ * buckets; after a few seconds of polling the page draws a sparkline per point, a tap opens the
+ * larger chart (uPlot, served by the agent) whose data follow what the slave held, and the CSV
+ * download holds the same buckets. A screenshot of the chart is kept in the test's temp dir.
+ */
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningModbusServer } from '../../drivers/modbus/server.js';
+import { startHttpAgent, type HttpAgent } from '../helpers/http-agent.js';
+import { RegisterImage, startImageServer } from '../helpers/modbus-server.js';
+
+const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+const TOKEN = 'trend-token-3';
+const dir = mkdtempSync(join(tmpdir(), 'edge-trend-'));
+const image = new RegisterImage().setValue('holding', 0, 100, 'uint16').setValue('holding', 1, 7, 'uint16');
+let slave: RunningModbusServer;
+let running: HttpAgent;
+let browser: Browser;
+const problems: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (test/run-all.sh installs it)`);
+  slave = await startImageServer(image);
+  running = await startHttpAgent(`
+gateway: { id: gw-trend }
+buffer: { path: ${join(dir, 'buffer.db')}, history: { step: 1s, keep: 2h, longStep: 5s, longKeep: 3h } }
+http: { host: 127.0.0.1, port: 0, token: ${TOKEN} }
+devices:
+  - id: pump-1
+    driver: modbus
+    connection: { protocol: tcp, host: 127.0.0.1, port: ${slave.port}, unitId: 1, timeout: 500ms }
+    every: 200ms
+    points:
+      flow: { register: holding, address: 0, type: uint16, scale: 0.1, unit: m3/h }
+      mode: { register: holding, address: 1, type: uint16, map: { 7: auto } }
+`);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await running?.stop();
+  await slave?.close();
+});
+
+async function phone(): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, acceptDownloads: true });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !/401/.test(msg.text())) problems.push(`console: ${msg.text()}`);
+  });
+  return page;
+}
+
+/** Pixels of a canvas that are not transparent (what was drawn). */
+function inkOf(page: Page, selector: string): Promise<number> {
+  // A string, as the project compiles without the DOM types (like status-page.test.ts).
+  return page.evaluate<number>(`(() => {
+    const c = document.querySelector(${JSON.stringify(selector)});
+    if (c === null) return -1;
+    const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n += 1;
+    return n;
+  })()`);
+}
+
+describe('status page trends', () => {
+  it('draws a sparkline per numeric point and, on tap, a chart of what the device held, with a CSV of it', async () => {
+    const page = await phone();
+    await page.goto(`${running.url}/?trend=2`);
+    await page.locator('#login').waitFor({ state: 'visible' });
+    await page.fill('#token', TOKEN);
+    await page.click('#login button');
+
+    const flow = page.locator('[data-device="pump-1"] [data-point="flow"]');
+    await flow.waitFor();
+    // A few seconds at 10.0 m3/h, then 30.0: the page refreshes every 5 s and fetches the trends with it.
+    await expect.poll(async () => Number(await flow.locator('canvas.spark').getAttribute('data-n')), { timeout: 15_000, interval: 250 }).toBeGreaterThanOrEqual(3);
+    image.setValue('holding', 0, 300, 'uint16');
+    await expect.poll(() => flow.innerText(), { timeout: 10_000 }).toMatch(/30 m3\/h/);
+    expect(await inkOf(page, '[data-device="pump-1"] [data-point="flow"] canvas.spark')).toBeGreaterThan(50);
+    // Text (a mapped mode) has no trend.
+    expect(await page.locator('[data-device="pump-1"] [data-point="mode"] canvas').count()).toBe(0);
+
+    // Wait until the 30.0 readings have closed a couple of buckets, then open the chart.
+    await expect
+      .poll(async () => {
+        const r = await fetch(`${running.url}/history?device=pump-1&point=flow&minutes=2`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+        return ((await r.json()) as { buckets: Array<{ min: number }> }).buckets.filter((b) => b.min === 30).length;
+      }, { timeout: 10_000, interval: 250 })
+      .toBeGreaterThanOrEqual(2);
+    await flow.click();
+    const box = page.locator('#trend-chart');
+    await expect.poll(async () => Number(await box.getAttribute('data-buckets')), { timeout: 10_000 }).toBeGreaterThanOrEqual(5);
+    expect(await page.locator('#trend-title').innerText()).toBe('pump-1 / flow');
+
+    // The chart's own data: one x per bucket, increasing, and the avg series went from 10 to 30.
+    const drawn = await page.evaluate<Array<Array<number | null>>>('window.edgeChart.data.map((col) => Array.from(col))');
+    const [xs, mins, avgs, maxs] = drawn as [number[], number[], number[], number[]];
+    expect(xs.length).toBe(Number(await box.getAttribute('data-buckets')));
+    expect(xs).toEqual([...xs].sort((a, b) => a - b));
+    expect(avgs[0]).toBe(10);
+    expect(avgs.at(-1)).toBe(30);
+    expect(Math.min(...mins)).toBe(10);
+    expect(Math.max(...maxs)).toBe(30);
+    // …and it is on the canvas: the plot has ink, and the screenshot is kept.
+    const canvas = '#trend-chart canvas';
+    expect(await inkOf(page, canvas)).toBeGreaterThan(500);
+    const shot = join(dir, 'trend.png');
+    await page.locator('#trend').screenshot({ path: shot });
+    expect(statSync(shot).size).toBeGreaterThan(5000);
+
+    // The CSV holds the buckets the chart shows.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#trend-csv')]);
+    expect(download.suggestedFilename()).toBe('pump-1-flow-2min.csv');
+    const lines = readFileSync(await download.path(), 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('time,ts,min,avg,max,n');
+    expect(lines.slice(1).map((l) => Number(l.split(',')[1]) / 1000)).toEqual(xs);
+    expect(lines[1]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z,\d+,10,10,10,\d+$/);
+
+    // Readable on a phone: the dialog fits the screen.
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    expect(overflow).toBeLessThanOrEqual(0);
+    expect(problems).toEqual([]);
+  });
+});
