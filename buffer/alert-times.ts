@@ -21,7 +21,9 @@ export function confirmAlertTimes(record: AlertRecord, trusted: { bootId: string
     const mark = marks[field];
     const t = record[field];
     if (mark === undefined || t === null || mark.bootId !== trusted.bootId) continue;
-    out[field] = t + Math.round(trusted.offsetMs - mark.offsetMs);
+    // Each offset rounded on its own, as holds.ts stores a point hold's: then an alert's time and the
+    // points held with it move by the same whole milliseconds, whichever path corrected them.
+    out[field] = t + Math.round(trusted.offsetMs) - Math.round(mark.offsetMs);
   }
   return out;
 }
