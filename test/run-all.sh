@@ -22,6 +22,8 @@ command -v mosquitto >/dev/null || need+=(mosquitto)
 # mosquitto_pub / mosquitto_passwd: the ops push test publishes like an operator would.
 command -v mosquitto_pub >/dev/null && command -v mosquitto_passwd >/dev/null || need+=(mosquitto-clients mosquitto)
 command -v openssl >/dev/null || need+=(openssl)
+# The fleet tests put Debian's PgBouncer (transaction pooling) in front of PostgreSQL.
+[ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
 [ -x /usr/bin/time ] || need+=(time) # GNU time: the bench's cli phase reads peak RSS with it
 command -v pg_ctlcluster >/dev/null || command -v psql >/dev/null || need+=(postgresql)
 command -v make >/dev/null && command -v g++ >/dev/null && command -v python3 >/dev/null || need+=(build-essential python3)
