@@ -6,6 +6,7 @@
  * its sink lag and the `health` it publishes on connect (active alerts) when one is seen.
  */
 import type { MqttClient } from 'mqtt';
+import { redactUrl } from '../logger.js';
 
 export interface GatewayRow {
   gateway: string;
@@ -35,7 +36,7 @@ export async function fleetStatus(opts: FleetStatusOptions, out: Print, err: Pri
   try {
     client = await connectAsync(opts.central, { clientId: `edge-fleet-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, reconnectPeriod: 0, connectTimeout: 10_000 });
   } catch (e) {
-    err(`edge-agent: cannot connect to ${withoutPassword(opts.central)}: ${(e as Error).message}`);
+    err(`edge-agent: cannot connect to ${redactUrl(opts.central)}: ${(e as Error).message}`);
     return 1;
   }
   const rows = new Map<string, GatewayRow>();
@@ -90,7 +91,7 @@ export async function fleetStatus(opts: FleetStatusOptions, out: Print, err: Pri
     return 0;
   }
   if (list.length === 0) {
-    out(`no gateway under ${p}/ on ${withoutPassword(opts.central)}`);
+    out(`no gateway under ${p}/ on ${redactUrl(opts.central)}`);
     return 0;
   }
   out(['gateway', 'state', 'version', 'rev', 'last apply', 'sink lag', 'alerts'].join('\t'));
@@ -102,14 +103,4 @@ export async function fleetStatus(opts: FleetStatusOptions, out: Print, err: Pri
   const online = list.filter((r) => r.state === 'online').length;
   out(`${list.length} gateways: ${online} online, ${list.length - online} offline or unknown`);
   return 0;
-}
-
-function withoutPassword(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
 }

@@ -5,16 +5,16 @@
  * larger chart (uPlot, served by the agent) whose data follow what the slave held, and the CSV
  * download holds the same buckets. A screenshot of the chart is kept in the test's temp dir.
  */
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningModbusServer } from '../../drivers/modbus/server.js';
+import { launchChromium, phonePage } from '../helpers/browser.js';
 import { startHttpAgent, type HttpAgent } from '../helpers/http-agent.js';
 import { RegisterImage, startImageServer } from '../helpers/modbus-server.js';
 
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 const TOKEN = 'trend-token-3';
 const dir = mkdtempSync(join(tmpdir(), 'edge-trend-'));
 const image = new RegisterImage().setValue('holding', 0, 100, 'uint16').setValue('holding', 1, 7, 'uint16');
@@ -24,7 +24,6 @@ let browser: Browser;
 const problems: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (test/run-all.sh installs it)`);
   slave = await startImageServer(image);
   running = await startHttpAgent(`
 gateway: { id: gw-trend }
@@ -39,11 +38,7 @@ devices:
       flow: { register: holding, address: 0, type: uint16, scale: 0.1, unit: m3/h }
       mode: { register: holding, address: 1, type: uint16, map: { 7: auto } }
 `);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -52,15 +47,7 @@ afterAll(async () => {
   await slave?.close();
 });
 
-async function phone(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, acceptDownloads: true });
-  const page = await context.newPage();
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && !/401/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-  });
-  return page;
-}
+const phone = (): Promise<Page> => phonePage(browser, problems, { acceptDownloads: true });
 
 /** Pixels of a canvas that are not transparent (what was drawn). */
 function inkOf(page: Page, selector: string): Promise<number> {

@@ -3,18 +3,18 @@
  * sized screen, served by a running agent: a Modbus slave that answers, a device that does not,
  * a sink that is down, an active alert, and a token to type in first.
  */
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningModbusServer } from '../../drivers/modbus/server.js';
 import { loadBootConfig } from '../../config/config-state.js';
+import { launchChromium, phonePage } from '../helpers/browser.js';
 import { startHttpAgent, type HttpAgent } from '../helpers/http-agent.js';
 import { PGURL } from '../helpers/postgres.js';
 import { closedPort, RegisterImage, startImageServer } from '../helpers/modbus-server.js';
 
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 const TOKEN = 'page-token-1';
 const dir = mkdtempSync(join(tmpdir(), 'edge-page-'));
 const image = new RegisterImage().setValue('holding', 0, 1234, 'uint16').setValue('holding', 1, 3.25, 'float32').setValue('holding', 10, 2, 'uint16');
@@ -25,7 +25,6 @@ let centralPort: number;
 const problems: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (test/run-all.sh installs it)`);
   slave = await startImageServer(image);
   const [pgPort, offlinePort] = [await closedPort(), await closedPort()];
   // The ops link points at a broker that is not there (with credentials in the URL, which the
@@ -60,11 +59,7 @@ devices:
   writeFileSync(join(dir, 'config.yaml'), yaml);
   const boot = loadBootConfig({ file: join(dir, 'config.yaml'), env: {} });
   running = await startHttpAgent(yaml, { central: { boot, env: {}, backoff: { initialMs: 100, maxMs: 400 } } });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -73,16 +68,7 @@ afterAll(async () => {
   await slave?.close();
 });
 
-async function phone(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
-  const page = await context.newPage();
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('console', (msg) => {
-    // The first /status without a token is a 401 by design; anything else is a problem.
-    if (msg.type() === 'error' && !/401/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-  });
-  return page;
-}
+const phone = (): Promise<Page> => phonePage(browser, problems);
 
 describe('status page', () => {
   it('asks for the token, then shows devices, values with units and quality, alerts and sinks — and refreshes by itself', async () => {
