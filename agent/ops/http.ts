@@ -190,12 +190,7 @@ export class HttpServer {
       }
       case '/metrics': {
         if (!authorized) return this.unauthorized(res);
-        // The event-loop delay monitor needs one sample (10 ms) before its figures are numbers, not NaN.
-        this.metrics ??= import('./metrics.js').then(async ({ AgentMetrics }) => {
-          const m = new AgentMetrics();
-          await new Promise((r) => setTimeout(r, 25));
-          return m;
-        });
+        this.metrics ??= import('./metrics.js').then(({ AgentMetrics }) => new AgentMetrics());
         const metrics = await this.metrics;
         send(res, 200, await metrics.render(this.status.read()), { 'Content-Type': metrics.contentType });
         return;

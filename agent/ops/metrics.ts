@@ -118,7 +118,11 @@ export class AgentMetrics {
         else (f.metric as Gauge).set(labels, value);
       }
     }
-    return this.registry.metrics();
+    // prom-client writes a figure it has no sample for yet as `Nan` (the event-loop delay right
+    // after the first load, before the monitor's first 10 ms tick) — not a number Prometheus
+    // parses. A sample not yet measured is left out, as for every other figure here.
+    const text = await this.registry.metrics();
+    return text.replace(/^[^#\n][^\n]* Nan\n/gm, '');
   }
 
   private counter(name: string, help: string, labelNames: string[], samples: Family['samples']): void {
