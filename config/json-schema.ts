@@ -33,7 +33,7 @@ export function configJsonSchema(): JsonSchema {
   const { properties: catalogProperties, definitions, ...rest } = generated as { properties: Record<string, JsonSchema>; definitions?: Record<string, JsonSchema> };
   void rest; // $schema, type, additionalProperties: restated below for the whole file
   const settingsProperties = sectionProperties(settingsSchema() as unknown as ConvictNode);
-  return {
+  return keysAsWritten({
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: SCHEMA_ID,
     title: 'edge-agent configuration',
@@ -42,7 +42,31 @@ export function configJsonSchema(): JsonSchema {
     additionalProperties: false,
     properties: { ...settingsProperties, ...catalogProperties },
     ...(definitions === undefined ? {} : { definitions }),
+  });
+}
+
+/**
+ * zod writes a record's key schema as `propertyNames: { type: 'string', … }`. In JSON every key is
+ * a string, so the type says nothing there; but a YAML editor (yaml-language-server) checks the
+ * key as YAML reads it, and `map: { 0: ok, 1: tripped }` has number keys: each was marked
+ * "Incorrect type. Expected string" although the agent accepts it. The key's pattern stays.
+ */
+function keysAsWritten(schema: JsonSchema): JsonSchema {
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      node.forEach(walk);
+      return;
+    }
+    if (typeof node !== 'object' || node === null) return;
+    const record = node as Record<string, unknown>;
+    const names = record.propertyNames;
+    if (typeof names === 'object' && names !== null && (names as Record<string, unknown>).type === 'string') {
+      delete (names as Record<string, unknown>).type;
+    }
+    Object.values(record).forEach(walk);
   };
+  walk(schema);
+  return schema;
 }
 
 /** The schema as written to the file: stable key order, two-space indent, a final newline. */

@@ -28,7 +28,7 @@ function eastron(table: readonly (readonly [point: string, register: number, val
   return { ir };
 }
 
-// SDM120 Modbus protocol, "Input Registers"; values are exact in float32 (and at the template's
+// SDM120Modbus Protocol Implementation V2.4, "Input Registers"; values are exact in float32 (and at the template's
 // decimals) and distinct, so a template reading the neighbour's register is caught.
 const SDM120 = [
   ['voltage', 30001, 230.5], ['current', 30007, 4.25], ['activePower', 30013, 950.5], ['apparentPower', 30019, 979.5],
@@ -37,7 +37,7 @@ const SDM120 = [
   ['exportReactiveEnergy', 30079, 6.5], ['totalActiveEnergy', 30343, 1246.75], ['totalReactiveEnergy', 30345, 352.25],
 ] as const;
 
-// SDM630-Modbus V2 manual, section 1.2 "Input Registers".
+// SDM630-Modbus V2 manual, table 1.2.1 "SDM630Modbus Input Registers".
 const SDM630 = [
   ['voltageL1', 30001, 231.5], ['voltageL2', 30003, 229.5], ['voltageL3', 30005, 232],
   ['currentL1', 30007, 10.5], ['currentL2', 30009, 11.25], ['currentL3', 30011, 9.75],
@@ -53,12 +53,14 @@ const SDM630 = [
   ['totalActiveEnergy', 30343, 99086.75], ['totalReactiveEnergy', 30345, 4657.25],
 ] as const;
 
-// Waveshare "Modbus RTU Analog Input 8CH", Development Protocol: AI1–AI8 at input registers
-// 0x0000–0x0007 in µA (current ranges); the range of each at holding 0x1000–0x1007 (3 = 4–20 mA).
+// Waveshare "Modbus RTU Analog Input 8CH" wiki: AI1–AI8 at input registers 0x0000–0x0007 (µA in
+// the current modes); each channel's mode at holding 0x1000–0x1007: 0 = 0–5 V, 1 = 1–5 V,
+// 2 = 0–20 mA, 3 = 4–20 mA; mode 4 is not named by the template (the stored wiki lost its row).
 const ANALOG_UA = [4000, 12000, 20000, 0, 3500, 21500, 8000, 16000];
-const ANALOG: PymodbusUnit = { ir: { 0x0000: ANALOG_UA }, hr: { 0x1000: [3, 3, 3, 3, 3, 3, 2, 0] } };
+const ANALOG_MODES = [3, 3, 1, 3, 3, 4, 2, 0];
+const ANALOG: PymodbusUnit = { ir: { 0x0000: ANALOG_UA }, hr: { 0x1000: ANALOG_MODES } };
 
-// Delta MS300 manual, Appendix A, "Status monitor read only (21xx)".
+// Delta MS300 user manual, Appendix A, "5. Status monitor read only (21xx)" (FC03, U16).
 const DELTA: PymodbusUnit = {
   hr: {
     0x2100: [
@@ -135,7 +137,13 @@ describe.skipIf(skip)('built-in device templates against a simulator holding the
     expect(got.get('ai4')?.status).toMatch(/^bad /); // 0 mA: wire broken
     expect(got.get('ai5')?.status).toMatch(/^bad /); // 3.5 mA: below 3.6
     expect(got.get('ai6')?.status).toMatch(/^bad /); // 21.5 mA: above 21
-    expect([1, 7, 8].map((n) => got.get(`range${n}`)?.value)).toEqual(['4-20mA', '0-20mA', '0-5V']);
+    // every mode register, named as the wiki names the modes
+    expect([1, 2, 3, 4, 5, 7, 8].map((n) => got.get(`range${n}`))).toEqual(
+      ['4-20mA', '4-20mA', '1-5V', '4-20mA', '4-20mA', '0-20mA', '0-5V'].map((value) => ({ value, status: 'ok' })),
+    );
+    // mode 4 is not in the template's map: the bare number, and not passed off as a good reading
+    expect(got.get('range6')?.value).toBe('4');
+    expect(got.get('range6')?.status).toMatch(/^uncertain/);
     // out of range is a judgement on a good reading (the module answered), so --once still exits 0
     expect(run.code).toBe(0);
   });
