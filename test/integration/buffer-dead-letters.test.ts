@@ -98,9 +98,13 @@ devices:
     expect(asJson.every((d) => d.sink === 'postgres' && d.point.pointId === 'level' && d.point.value === -7)).toBe(true);
 
     // Every other point arrived: one bad point never blocks the queue.
+    // The points read so far, fixed now: the device goes on being read every 200 ms, and on a loaded
+    // machine a target that grows with every cycle can stay one cycle ahead of delivery for ever.
+    const good = emitted.slice(from).filter((p) => p.pointId !== 'level');
+    expect(good.length).toBeGreaterThan(0);
     await until('the good points in PostgreSQL', async () => {
       const pg = await pgPointKeys(db.pool, db.schema, 'gw-dead');
-      return emitted.slice(from).filter((p) => p.pointId !== 'level').every((p) => pg.has(`${p.deviceId}/${p.pointId}@${p.ts}`));
+      return good.every((p) => pg.has(`${p.deviceId}/${p.pointId}@${p.ts}`));
     });
 
     // The DBA drops the constraint; the technician replays. Only PostgreSQL gets them again.
