@@ -61,6 +61,8 @@ interface Slot {
   since: number;
   /** Requests in progress on this socket (0 while headers arrive, or between keep-alive requests). */
   busy: number;
+  /** Whether it ever completed a request: an idle keep-alive socket of a real client goes after every slow one. */
+  served: boolean;
 }
 
 /** Watches a server's sockets: the connection cap with eviction, and node's refusals counted. */
@@ -81,6 +83,7 @@ export class ConnectionGate {
       slot.busy += 1;
       res.once('close', () => {
         slot.busy = Math.max(0, slot.busy - 1);
+        slot.served = true;
         slot.since = this.seq++; // idle from now: the newest idle socket goes last
       });
     });
@@ -107,17 +110,23 @@ export class ConnectionGate {
       this.count('evicted', { remote: victim.remoteAddress, limit: this.limits.maxConnections });
       victim.destroy();
     }
-    this.slots.set(socket, { since: this.seq++, busy: 0 });
+    this.slots.set(socket, { since: this.seq++, busy: 0, served: false });
     socket.once('close', () => this.slots.delete(socket));
   }
 
+  /**
+   * The socket to close for a newcomer: the oldest that never completed a request (slow headers),
+   * else the oldest idle keep-alive one (closing it costs its client a reconnect, no failure).
+   */
   private oldestIdle(): Socket | undefined {
     let found: Socket | undefined;
-    let since = Infinity;
+    let best: Slot | undefined;
     for (const [socket, slot] of this.slots) {
-      if (slot.busy === 0 && slot.since < since) {
+      if (slot.busy > 0) continue;
+      const better = best === undefined || (best.served && !slot.served) || (best.served === slot.served && slot.since < best.since);
+      if (better) {
         found = socket;
-        since = slot.since;
+        best = slot;
       }
     }
     return found;
@@ -129,8 +138,8 @@ export class ConnectionGate {
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? ([408, 'timeout'] as const)
         : ([400, 'malformed'] as const);
-    // A socket closed by its client (ECONNRESET) is no refusal of ours.
-    if (err.code !== 'ECONNRESET') this.count(reason, { remote: socket.remoteAddress, errno: err.code });
+    // A client that hangs up (a reset, or the end of its stream mid-request) is no refusal of ours.
+    if (err.code !== 'ECONNRESET' && err.code !== 'HPE_INVALID_EOF_STATE') this.count(reason, { remote: socket.remoteAddress, errno: err.code });
     if (socket.writable && !socket.destroyed) {
       const text = { 431: 'Request Header Fields Too Large', 408: 'Request Timeout', 400: 'Bad Request' }[status];
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
