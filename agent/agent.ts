@@ -415,10 +415,10 @@ export class Agent {
     await this.startCentral();
     if (!this.opts.http && this.opts.systemd === undefined) return;
     if (this.opts.http) {
-      const { host, port, token } = this.config.settings.http;
+      const { host, port, token, ...limits } = this.config.settings.http;
       const logger = this.log.child({ component: 'http' });
       const retryMs = typeof this.opts.http === 'object' ? this.opts.http.retryMs : undefined;
-      this.http = new HttpServer({ host, port, token, view: this, monitor: this.progress, version: packageVersion(), logger, clock: this.clock, retryMs });
+      this.http = new HttpServer({ host, port, token, limits, view: this, monitor: this.progress, version: packageVersion(), logger, clock: this.clock, retryMs });
       await this.http.start();
     }
     this.watchdog = new Watchdog({

@@ -4,7 +4,7 @@
  * to stdout (`npm run -s bench > bench.json`; without -s npm adds its banner). Benchmarks print figures; they never pass or fail a
  * build.
  *
- *   node dist/bench/run.js [--only cli,ingest,drain,catchup,modbus,rss] [--rss-minutes 10]
+ *   node dist/bench/run.js [--only cli,ingest,drain,catchup,modbus,rss,flood] [--rss-minutes 10]
  *                          [--backlog 1000000] [--markdown]
  *
  * Environment: PGURL (default postgres://postgres@127.0.0.1:5432/test, a throw-away schema per
@@ -25,8 +25,9 @@ import { benchConfig, modbusDevices } from './layout.js';
 import { describeMachine } from './machine.js';
 import { benchRtu } from './modbus.js';
 import { benchRss } from './rss.js';
+import { floodFigures, floodChecks } from './flood-phase.js';
 
-const PHASES = ['cli', 'modbus', 'ingest', 'drain', 'catchup', 'rss'] as const;
+const PHASES = ['cli', 'modbus', 'ingest', 'drain', 'catchup', 'rss', 'flood'] as const;
 type Phase = (typeof PHASES)[number];
 
 /** A rtu_cycle_ms target of our own (the issue names the yardstick, not the margin). */
@@ -134,6 +135,9 @@ try {
     figures.rss_minutes = r.minutes;
     figures.rss_points = r.points;
   });
+  await phase('flood', async () => {
+    Object.assign(figures, await floodFigures(progress));
+  });
 } finally {
   await victoria?.remove();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -176,6 +180,7 @@ if (only.has('rss')) {
   checks.push(atMost('rss_growth_pct', num('rss_growth_pct'), 5, '%', `${fmt(num('rss_first_mb'))} → ${fmt(num('rss_last_mb'))} MB`));
   checks.push(atMost('disk_bytes_per_point', num('disk_bytes_per_point'), 150, 'B', `${fmt(num('rss_points'))} points`));
 }
+if (only.has('flood')) checks.push(...floodChecks(num));
 
 const report = { ...figures, machine, settings: { backlog, rss_minutes: rssMinutes, rtu_target: `rtu_cycle_ms ≤ ${RTU_OVERHEAD_MAX} × wire time` }, checks, errors };
 process.stderr.write(`\n${machine.cpu}, ${machine.cores} cores, ${machine.ram_gb} GB RAM, ${machine.disk}, Node ${machine.node}\n\n${formatTable(checks)}\n\n`);

@@ -16,9 +16,11 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type Subscription } from 'aedes';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { ANONYMOUS_USER, brokerPort, type BrokerSettings } from '../config/broker.js';
 import { Acl } from './acl.js';
+import { FrameGuard } from './frame-guard.js';
+import { boundSessionQueues, noRefusals, RateBucket, RefusalCodes, RetainedLedger, type Refusal } from './limits.js';
 import { passwordChecker } from './passwords.js';
 
 export const BrokerErrors = {
@@ -47,6 +49,11 @@ export interface BrokerStats {
   subscribeDenied: number;
   /** PUBLISH packets accepted from clients. */
   messagesIn: number;
+  /** What `broker.limits` refused, by kind (each counted once per packet, connection or message). */
+  refused: Record<Refusal, number>;
+  /** Retained messages clients left behind, and their payload bytes (bounded by limits.maxRetained*). */
+  retained: number;
+  retainedBytes: number;
   lastError: string | null;
 }
 
@@ -62,7 +69,9 @@ export interface EmbeddedBrokerOptions {
 }
 
 export class EmbeddedBroker {
-  readonly stats: BrokerStats = { listening: false, clients: 0, connects: 0, authFailures: 0, publishDenied: 0, subscribeDenied: 0, messagesIn: 0, lastError: null };
+  readonly stats: BrokerStats = {
+    listening: false, clients: 0, connects: 0, authFailures: 0, publishDenied: 0, subscribeDenied: 0, messagesIn: 0, refused: noRefusals(), retained: 0, retainedBytes: 0, lastError: null,
+  };
   private readonly settings: BrokerSettings;
   private readonly log: BrokerLogger;
   private readonly acl: Acl;
@@ -71,6 +80,14 @@ export class EmbeddedBroker {
   private readonly users = new WeakMap<Client, string>();
   private readonly delivers = new Map<BrokerMessageHandler, Map<string, Deliver>>();
   private readonly warned = new Map<string, number>();
+  /** Open client sockets (limits.maxConnections), and the clients of each user (maxConnectionsPerUser). */
+  private readonly sockets = new Set<net.Socket>();
+  private readonly byUser = new Map<string, Set<Client>>();
+  /** Filters each client holds (maxSubscriptionsPerClient) and its publish-rate bucket. */
+  private readonly filters = new WeakMap<Client, Set<string>>();
+  private readonly buckets = new WeakMap<Client, RateBucket>();
+  private readonly retained: RetainedLedger;
+  private readonly overflowed = new WeakSet<Client>();
   private readonly retryOpts: { initialMs: number; maxMs: number };
   private aedes: Aedes | undefined;
   private server: net.Server | undefined;
@@ -85,6 +102,7 @@ export class EmbeddedBroker {
     this.acl = new Acl(opts.settings.acl);
     for (const u of opts.settings.users) this.checkers.set(u.username, passwordChecker(u));
     this.retryOpts = opts.retry ?? { initialMs: 1000, maxMs: 60_000 };
+    this.retained = new RetainedLedger(opts.settings.limits);
   }
 
   /** The port it listens on (useful with port 0), once listening. */
@@ -95,12 +113,20 @@ export class EmbeddedBroker {
   /** Creates the broker without listening, so in-process subscriptions can be made first. */
   async prepare(): Promise<void> {
     if (this.aedes !== undefined) return;
+    const limits = this.settings.limits;
     const aedes = await Aedes.createBroker({
       // A client whose socket stops draining must not stall delivery to everyone else.
       drainTimeout: 30_000,
+      maxInflightInbound: limits.maxInflight,
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
-      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet.topic, done),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
+      authorizeForward: (client, packet) => this.authorizeForward(client, packet),
+    });
+    boundSessionQueues(aedes, limits.maxQueued, (clientId) => this.refuse('queued', { clientId, limit: limits.maxQueued, why: 'persistent session queue full; message not queued for it' }));
+    aedes.on('unsubscribe', (unsubscriptions, client) => {
+      const held = this.filters.get(client);
+      for (const f of unsubscriptions) held?.delete(f);
     });
     aedes.on('clientReady', (client) => {
       this.stats.connects += 1;
@@ -111,8 +137,17 @@ export class EmbeddedBroker {
       this.stats.clients = aedes.connectedClients;
       this.log.debug({ clientId: client.id }, 'mqtt client disconnected');
     });
-    aedes.on('clientError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
-    aedes.on('connectionError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'mqtt connection error'));
+    const onError = (client: Client, err: Error) => {
+      // aedes' own bounds (limits.maxInflight; its queue before CONNECT completes) end the connection.
+      // Once per client: its pending packets fail with the same error as it goes.
+      if (/maxInflightInbound exceeded|queue limit reached/i.test(err.message) && !this.overflowed.has(client)) {
+        this.overflowed.add(client);
+        this.refuse('inflight', { clientId: client.id, user: this.users.get(client), limit: limits.maxInflight, why: err.message });
+      }
+      this.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error');
+    };
+    aedes.on('clientError', onError);
+    aedes.on('connectionError', onError);
     this.aedes = aedes;
   }
 
@@ -184,8 +219,9 @@ export class EmbeddedBroker {
     const { host, tls: tlsSettings } = this.settings;
     const port = this.boundPort ?? brokerPort(this.settings);
     try {
+      const accept = (socket: net.Socket) => this.accept(aedes, socket);
       const server = tlsSettings === undefined
-        ? net.createServer(aedes.handle)
+        ? net.createServer(accept)
         : tls.createServer(
           {
             cert: pem(tlsSettings.cert),
@@ -194,7 +230,7 @@ export class EmbeddedBroker {
             requestCert: tlsSettings.requireClientCert,
             rejectUnauthorized: tlsSettings.requireClientCert,
           },
-          aedes.handle,
+          accept,
         );
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -233,8 +269,7 @@ export class EmbeddedBroker {
     };
     if (username === undefined || username === '') {
       if (!this.settings.allowAnonymous) return refuse(5, 'no user name (anonymous clients are not allowed)');
-      this.users.set(client, ANONYMOUS_USER);
-      return done(null, true);
+      return this.admitUser(client, ANONYMOUS_USER, done);
     }
     const check = this.checkers.get(username);
     if (check === undefined) return refuse(4, 'unknown user');
@@ -242,17 +277,52 @@ export class EmbeddedBroker {
     check(password).then(
       (ok) => {
         if (!ok) return refuse(4, 'wrong password');
-        this.users.set(client, username);
-        done(null, true);
+        this.admitUser(client, username, done);
       },
       () => refuse(4, 'password check failed'),
     );
   }
 
-  private authorizePublish(client: Client | null, topic: string, done: (error?: Error | null) => void): void {
+  /** The user's share of limits.maxConnectionsPerUser, then CONNACK 0; or CONNACK 3 (server unavailable). */
+  private admitUser(client: Client, user: string, done: (error: AuthenticateError | null, success: boolean | null) => void): void {
+    const max = this.settings.limits.maxConnectionsPerUser;
+    let mine = this.byUser.get(user);
+    // A client taking over its own id replaces its old connection: that one does not count.
+    const others = mine === undefined ? 0 : [...mine].filter((c) => c.id !== client.id).length;
+    if (others >= max) {
+      this.refuse('connectionsPerUser', { clientId: client.id, user, remote: remoteOf(client), limit: max });
+      return done(Object.assign(new Error(`user ${user} has ${max} connections already`), { returnCode: 3 }) as AuthenticateError, null);
+    }
+    if (mine === undefined) this.byUser.set(user, (mine = new Set()));
+    mine.add(client);
+    (client.conn as net.Socket).once('close', () => {
+      mine.delete(client);
+      if (mine.size === 0 && this.byUser.get(user) === mine) this.byUser.delete(user);
+    });
+    this.users.set(client, user);
+    done(null, true);
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
+    const { topic } = packet;
     // A will published after its client is gone (client null) was never checked: refuse it.
     const user = client === null ? undefined : this.users.get(client);
-    if (user !== undefined && this.acl.canPublish(user, topic)) {
+    if (client !== null && user !== undefined && this.acl.canPublish(user, topic)) {
+      const limits = this.settings.limits;
+      let bucket = this.buckets.get(client);
+      if (bucket === undefined) this.buckets.set(client, (bucket = new RateBucket(limits.maxPublishRate, Date.now())));
+      if (!bucket.take(Date.now())) {
+        // MQTT 3.1.1 cannot refuse one PUBLISH: the client is disconnected, as for the ACL.
+        this.refuse('publishRate', { clientId: client.id, user, limit: limits.maxPublishRate, why: 'more PUBLISH packets a second than limits.maxPublishRate; client disconnected' });
+        return done(new Error(`more than ${limits.maxPublishRate} PUBLISH a second`));
+      }
+      if (packet.retain && !this.retained.admit(topic, packet.payload.length)) {
+        // Delivered, not kept: the reading still reaches the agent; the broker's memory stays bounded.
+        packet.retain = false;
+        this.refuse('retained', { clientId: client.id, user, topic, limit: limits.maxRetained, limitBytes: limits.maxRetainedBytes, why: 'retained store full; delivered but not retained' });
+      }
+      this.stats.retained = this.retained.count;
+      this.stats.retainedBytes = this.retained.bytes;
       this.stats.messagesIn += 1;
       return done(null);
     }
@@ -264,12 +334,60 @@ export class EmbeddedBroker {
 
   private authorizeSubscribe(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
     const user = this.users.get(client);
-    if (user !== undefined && this.acl.canSubscribe(user, sub.topic)) return done(null, sub);
+    if (user !== undefined && this.acl.canSubscribe(user, sub.topic)) {
+      let held = this.filters.get(client);
+      if (held === undefined) this.filters.set(client, (held = new Set()));
+      const max = this.settings.limits.maxSubscriptionsPerClient;
+      if (!held.has(sub.topic) && held.size >= max) {
+        this.refuse('subscriptions', { clientId: client.id, user, filter: sub.topic, limit: max });
+        return done(null, null);
+      }
+      held.add(sub.topic);
+      return done(null, sub);
+    }
     this.stats.subscribeDenied += 1;
     this.stats.lastError = BrokerErrors.subscribeDenied;
     this.warnLimited('subscribe', { code: BrokerErrors.subscribeDenied, clientId: client.id, user, filter: sub.topic, subscribeDenied: this.stats.subscribeDenied }, 'subscription refused by the ACL');
     // null: SUBACK with 0x80 for this filter; the client stays connected.
     done(null, null);
+  }
+
+  /** A client that reads slower than it is sent to: past limits.maxQueuedBytes in its socket, it misses messages. */
+  private authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
+    const waiting = (client.conn as Partial<net.Socket>).writableLength ?? 0;
+    const max = this.settings.limits.maxQueuedBytes;
+    if (waiting <= max) return packet;
+    this.refuse('queued', { clientId: client.id, user: this.users.get(client), topic: packet.topic, waitingBytes: waiting, limitBytes: max, why: 'the client reads too slowly; message dropped for it' });
+    return null;
+  }
+
+  /** A new socket: limits.maxConnections, then aedes, with the packet-size guard on what it reads. */
+  private accept(aedes: Aedes, socket: net.Socket): void {
+    const limits = this.settings.limits;
+    socket.on('error', () => {}); // a reset before aedes has it must not be an uncaught error
+    if (this.sockets.size >= limits.maxConnections) {
+      this.refuse('connections', { remote: socket.remoteAddress, limit: limits.maxConnections });
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    aedes.handle(socket);
+    // After aedes.handle: its 'readable' listener keeps the socket paused, so 'data' fires inside
+    // each read(), before aedes parses the chunk.
+    const guard = new FrameGuard(limits.maxPacketSize, (announced) => {
+      const client = (socket as net.Socket & { client?: Client }).client;
+      this.refuse('packetTooLarge', { clientId: client?.id ?? undefined, user: client === undefined ? undefined : this.users.get(client), remote: socket.remoteAddress, announcedBytes: announced, limit: limits.maxPacketSize, why: 'connection closed before the packet was read' });
+      socket.destroy();
+    });
+    socket.on('data', (chunk: Buffer) => guard.push(chunk));
+  }
+
+  /** Counts a refusal of `broker.limits` and warns (rate-limited per kind) with who it was. */
+  private refuse(kind: Refusal, obj: Record<string, unknown>): void {
+    this.stats.refused[kind] += 1;
+    this.stats.lastError = RefusalCodes[kind];
+    this.warnLimited(`limit:${kind}`, { code: RefusalCodes[kind], limitOf: kind, ...obj, refused: this.stats.refused[kind] }, 'mqtt client held to broker.limits');
   }
 
   /** At most one warning per kind per minute: a misconfigured sensor retries forever. */

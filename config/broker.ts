@@ -8,6 +8,7 @@
  * No `broker:` section means no broker. A section means a broker, unless `enabled: false`.
  */
 import { z } from 'zod';
+import { byteSizeSchema } from './byte-size.js';
 import { childPath, formatPath, type ConfigIssue } from './issues.js';
 import { topicFilterProblem } from './topic-pattern.js';
 
@@ -45,6 +46,36 @@ export const brokerTls = z.strictObject({
   requireClientCert: z.boolean().default(false),
 });
 
+const count = (max: number) => z.number().int().min(1).max(max);
+
+/**
+ * What one client, one user and all of them together may hold of the broker (docs/broker.md,
+ * "Limits"). The defaults fit a Pi Zero 2 W (512 MB) with room to spare: each bound holds a
+ * hostile or broken client to a few MB at most, while a site's sensors stay far below them.
+ */
+export const brokerLimits = z.strictObject({
+  // the largest MQTT packet (a PUBLISH with its topic and payload); a larger one closes the
+  // connection as soon as its header says so, before the payload is buffered
+  maxPacketSize: byteSizeSchema(1024).default(256 * 1024),
+  // clients connected at once, in all and with one user name (anonymous counts as one user)
+  maxConnections: count(100_000).default(64),
+  maxConnectionsPerUser: count(100_000).default(16),
+  // topic filters one client may hold; the next SUBSCRIBE filter gets the failure code (0x80)
+  maxSubscriptionsPerClient: count(100_000).default(32),
+  // retained messages kept from clients; past either bound a retained PUBLISH is delivered but not kept
+  maxRetained: count(1_000_000).default(1000),
+  maxRetainedBytes: byteSizeSchema(1024).default(4 * 1024 * 1024),
+  // QoS 2 PUBLISHes one client may have awaiting PUBREL; past it the client is disconnected
+  maxInflight: count(65_535).default(100),
+  // QoS 1/2 messages queued for one client's persistent session; past it new ones are dropped for it
+  maxQueued: count(1_000_000).default(1000),
+  // bytes waiting in one client's socket (it reads slower than it is sent to); past it messages are dropped for it
+  maxQueuedBytes: byteSizeSchema(1024).default(1024 * 1024),
+  // PUBLISH packets per second from one client (a burst of one second's worth is allowed); past it the client is disconnected
+  maxPublishRate: count(1_000_000).default(100),
+});
+export type BrokerLimits = z.infer<typeof brokerLimits>;
+
 export const brokerSettings = z.strictObject({
   enabled: z.boolean().default(true),
   // 127.0.0.1 keeps the broker to this box; 0.0.0.0 lets sensors on the LAN in
@@ -57,6 +88,7 @@ export const brokerSettings = z.strictObject({
   // present: a client may do only what an entry for its user allows
   acl: z.array(brokerAclEntry).optional(),
   tls: brokerTls.optional(),
+  limits: brokerLimits.prefault({}),
 });
 export type BrokerSettings = z.infer<typeof brokerSettings>;
 

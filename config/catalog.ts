@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { alertRules } from './alerts.js';
 import { brokerSettings } from './broker.js';
+import { byteSizeSchema } from './byte-size.js';
 import { parseDuration } from './duration.js';
 import { topicPatternProblem } from './topic-pattern.js';
 
@@ -255,6 +256,10 @@ export const mqttDevice = z.strictObject({
   topic: topicPattern.optional(),
   qos: z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'must be 0, 1 or 2' }).default(0),
   connection: mqttConnection.optional(),
+  // a larger message is a bad reading (EDGE_PAYLOAD_TOO_LARGE), never decoded or parsed
+  maxPayload: byteSizeSchema(1).default(64 * 1024),
+  // JSON nested deeper than this ({"a":{"b":…}}) is a bad reading (EDGE_PAYLOAD_TOO_DEEP), never parsed
+  maxDepth: z.number().int().min(1).max(1000).default(32),
 });
 
 export const device = z.discriminatedUnion('driver', [modbusDevice, serialDevice, mqttDevice]);

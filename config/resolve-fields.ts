@@ -204,6 +204,8 @@ export function resolveFieldDevice(
     ...base,
     driver: 'mqtt',
     qos: draft.qos ?? 0,
+    ...(draft.maxPayload === undefined ? {} : { maxPayload: draft.maxPayload }),
+    ...(draft.maxDepth === undefined ? {} : { maxDepth: draft.maxDepth }),
     ...(draft.connection === undefined ? {} : { connection: draft.connection }),
     points: points as MqttPoint[],
   };

@@ -72,6 +72,8 @@ export function loadSettings(input: Readonly<Record<string, unknown>>, env: Env)
   h.keep = msOr(h.keep, 86_400_000);
   h.longStep = msOr(h.longStep, 60_000);
   h.longKeep = msOr(h.longKeep, 7 * 86_400_000);
+  settings.http.headersTimeout = msOr(settings.http.headersTimeout, 10_000);
+  settings.http.requestTimeout = msOr(settings.http.requestTimeout, 30_000);
   settings.central.healthEvery = msOr(settings.central.healthEvery, 60_000);
   settings.central.applyTimeout = msOr(settings.central.applyTimeout, 30_000);
   issues.push(...crossChecks(settings));
@@ -130,6 +132,12 @@ export function settingsSchema(): convict.Schema<Settings> {
       port: { default: 8080, format: port, env: SETTINGS_ENV['http.port'] },
       // Not bound to the environment (not a bootstrap key): write `token: ${HTTP_TOKEN}` in the file.
       token: { doc: 'bearer token for /metrics and /status; empty: no authentication', default: '', format: text, sensitive: true },
+      // Bounds against broken and hostile clients (docs: README "HTTP limits"). Durations normalised to ms in loadSettings.
+      maxConnections: { doc: 'connections at once; past it the oldest one without a request in progress is closed (slow clients cannot lock the page out)', default: 32, format: positiveInteger },
+      maxHeaderSize: { doc: 'most bytes of request line and headers (431 past it)', default: 8192, format: headerSize },
+      maxUrlLength: { doc: 'most characters of the request target, path and query (414 past it)', default: 2048, format: positiveInteger },
+      headersTimeout: { doc: 'how long a client has to send its request headers', default: '10s' as unknown as number, format: duration },
+      requestTimeout: { doc: 'how long a client has to send its whole request', default: '30s' as unknown as number, format: duration },
     },
     log: {
       level: { default: 'info', format: logLevel, env: SETTINGS_ENV['log.level'] },
@@ -199,6 +207,10 @@ const port = described((value: unknown): void => {
 const positiveInteger = described((value: unknown): void => {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new Error('must be a whole number, at least 1');
 }, { type: 'integer', minimum: 1 });
+/** node:http's own floor and ceiling are sane ones: below 1 KiB a browser's cookies do not fit. */
+const headerSize = described((value: unknown): void => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1024 || value > 1024 * 1024) throw new Error('must be a whole number of bytes, 1024 to 1048576');
+}, { type: 'integer', minimum: 1024, maximum: 1048576 });
 const byteSize = described((value: unknown): void => {
   if (parseByteSize(value) < MIN_BUFFER_BYTES) throw new Error('must be at least 64KiB');
 }, { anyOf: [{ type: 'integer', minimum: 65536 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([kKmMgGtT]i?[bB]|[bB])?\\s*$' }] });
@@ -386,6 +398,7 @@ function crossChecks(s: Settings): ConfigIssue[] {
   }
   const h = s.buffer.history;
   if (h.longStep % h.step !== 0) issues.push({ path: 'buffer.history.longStep', message: `must be a multiple of buffer.history.step (${h.step / 1000}s)` });
+  if (s.http.headersTimeout > s.http.requestTimeout) issues.push({ path: 'http.headersTimeout', message: 'must be at most http.requestTimeout (the headers are part of the request)' });
   if (h.keep < h.step) issues.push({ path: 'buffer.history.keep', message: 'must be at least buffer.history.step' });
   if (h.longKeep < h.keep) issues.push({ path: 'buffer.history.longKeep', message: 'must be at least buffer.history.keep (the long history covers the fine one)' });
   const c = s.central;

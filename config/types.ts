@@ -123,6 +123,10 @@ export interface MqttDevice extends Omit<DeviceBase, 'schedule'> {
   /** An external broker; absent: the embedded broker, in-process. */
   connection?: MqttConnection;
   qos: 0 | 1 | 2;
+  /** Bytes: a larger message is a bad reading (EDGE_PAYLOAD_TOO_LARGE), never parsed. Default 64 KiB. */
+  maxPayload?: number;
+  /** JSON nesting deeper than this is a bad reading (EDGE_PAYLOAD_TOO_DEEP), never parsed. Default 32. */
+  maxDepth?: number;
   points: MqttPoint[];
 }
 
@@ -161,7 +165,20 @@ export interface Settings {
     postgres: { url: string; schema: string };
   };
   /** `token`: bearer token for /metrics and /status (empty: none; the probes and the page stay open). */
-  http: { host: string; port: number; token: string };
+  http: {
+    host: string;
+    port: number;
+    token: string;
+    /** Connections at once; past it the oldest one without a request in progress is closed. */
+    maxConnections: number;
+    /** Bytes of request line and headers. */
+    maxHeaderSize: number;
+    /** Characters of the request target (path and query). */
+    maxUrlLength: number;
+    /** ms a client has to send its headers, and its whole request. */
+    headersTimeout: number;
+    requestTimeout: number;
+  };
   /** `format`: auto = readable lines on a terminal, JSON lines otherwise (journald, Docker, pipes). */
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format: 'auto' | 'json' | 'pretty' };
   /**

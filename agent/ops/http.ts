@@ -24,10 +24,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
 import { answerHistory } from './history.js';
+import { ConnectionGate, HTTP_LIMIT_DEFAULTS, serverOptions, type HttpLimits, type HttpStats } from './http-limits.js';
 import { loadStaticFiles, type StaticFile } from './http-static.js';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from './metrics.js';
-import { StatusReader, type AgentView } from './status.js';
+import { StatusReader, type AgentStatus, type AgentView } from './status.js';
 import { describeStalls, type ProgressMonitor } from './watchdog.js';
 
 export interface HttpServerOptions {
@@ -36,6 +37,8 @@ export interface HttpServerOptions {
   port: number;
   /** Bearer token for /metrics and /status; empty: no authentication. */
   token: string;
+  /** Bounds against broken and hostile clients (http-limits.ts); defaults as in the settings. */
+  limits?: Partial<HttpLimits>;
   view: AgentView;
   monitor: ProgressMonitor;
   version: string;
@@ -65,6 +68,8 @@ export class HttpServer {
   private metrics: Promise<AgentMetrics> | undefined;
   private readonly files: Map<string, StaticFile>;
   private readonly tokenDigest: Buffer | undefined;
+  private readonly gate: ConnectionGate;
+  private readonly warnedAt = new Map<string, number>();
   private retryTimer: unknown;
   private failures = 0;
   private stopped = false;
@@ -76,7 +81,8 @@ export class HttpServer {
     this.files = opts.staticFiles ?? this.loadFiles();
     this.tokenDigest = opts.token === '' ? undefined : digest(opts.token);
     this.status = new StatusReader({ view: opts.view, version: opts.version, progress: () => opts.monitor.latest });
-    this.server = createServer((req, res) => {
+    const limits: HttpLimits = { ...HTTP_LIMIT_DEFAULTS, ...opts.limits };
+    this.server = createServer(serverOptions(limits), (req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.opts.logger.error({ err, url: req.url }, 'http request failed');
         if (!res.headersSent) send(res, 500, json({ error: 'internal error', code: 'EDGE_HTTP_INTERNAL' }));
@@ -96,9 +102,22 @@ export class HttpServer {
       this.attempt = undefined;
       attempt?.();
     });
-    // A phone on a flaky Wi-Fi must not hold sockets for long.
-    this.server.requestTimeout = 30_000;
-    this.server.headersTimeout = 10_000;
+    // A phone on a flaky Wi-Fi, or a slowloris, must not hold sockets for long (http-limits.ts).
+    this.gate = new ConnectionGate(this.server, limits, (reason, detail) => this.refused(reason, detail));
+  }
+
+  /** Connections and what the limits refused, since start. */
+  get stats(): HttpStats {
+    return this.gate.stats;
+  }
+
+  /** WARN at most once a minute per reason: a flood must not become a flood of log lines. */
+  private refused(reason: string, detail: Record<string, unknown>): void {
+    const now = Date.now();
+    const last = this.warnedAt.get(reason);
+    if (last !== undefined && now - last < 60_000) return;
+    this.warnedAt.set(reason, now);
+    this.opts.logger.warn({ code: 'EDGE_HTTP_LIMIT', reason, ...detail, refused: this.gate.stats.refused }, 'http client held to the http limits');
   }
 
   /** A package without the page's files still serves the API (and says what is missing). */
@@ -167,6 +186,10 @@ export class HttpServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.gate.urlTooLong(req.url ?? '')) {
+      send(res, 414, json({ error: 'URL too long (http.maxUrlLength)', code: 'EDGE_HTTP_URL_TOO_LONG' }), { Connection: 'close' });
+      return;
+    }
     const path = new URL(req.url ?? '/', 'http://agent').pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       send(res, 405, json({ error: 'method not allowed', code: 'EDGE_HTTP_METHOD' }), { Allow: 'GET, HEAD' });
@@ -192,12 +215,12 @@ export class HttpServer {
         if (!authorized) return this.unauthorized(res);
         this.metrics ??= import('./metrics.js').then(({ AgentMetrics }) => new AgentMetrics());
         const metrics = await this.metrics;
-        send(res, 200, await metrics.render(this.status.read()), { 'Content-Type': metrics.contentType });
+        send(res, 200, await metrics.render(this.snapshot()), { 'Content-Type': metrics.contentType });
         return;
       }
       case '/status':
         if (!authorized) return this.unauthorized(res);
-        send(res, 200, json(this.status.read()));
+        send(res, 200, json(this.snapshot()));
         return;
       case '/history': {
         if (!authorized) return this.unauthorized(res);
@@ -218,6 +241,10 @@ export class HttpServer {
       'Content-Security-Policy': PAGE_POLICY,
       'Referrer-Policy': 'no-referrer',
     });
+  }
+
+  private snapshot(): AgentStatus {
+    return { ...this.status.read(), http: { connections: this.gate.stats.connections, refused: { ...this.gate.stats.refused } } };
   }
 
   private authorized(req: IncomingMessage): boolean {

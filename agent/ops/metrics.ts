@@ -96,6 +96,22 @@ export class AgentMetrics {
     this.gauge('edge_central_up', '1 when the MQTT link to central ops is online; 0 when it is not, or no central.url is set', [], one((s) => (s.central.state === 'online' ? 1 : 0)));
     this.gauge('edge_central_failed_attempts', 'Connection attempts to central ops that failed since the last connect', [], one((s) => s.central.attempts));
 
+    // The doors: what the embedded broker, the MQTT devices and the HTTP server refused (issue 17)
+    this.counter('edge_broker_refused_total', 'What broker.limits refused, by limit: packetTooLarge, connections, connectionsPerUser, subscriptions, retained, inflight, queued, publishRate', ['reason'], (s) =>
+      s.broker === null ? [] : Object.entries(s.broker.refused).map(([reason, n]): Sample => [{ reason }, n]));
+    this.counter('edge_broker_auth_failures_total', 'MQTT clients refused at CONNECT (unknown user, wrong password, anonymous)', [], one((s) => s.broker?.authFailures));
+    this.counter('edge_broker_acl_denied_total', 'PUBLISH and SUBSCRIBE refused by the ACL', ['action'], (s) =>
+      s.broker === null ? [] : [[{ action: 'publish' }, s.broker.publishDenied], [{ action: 'subscribe' }, s.broker.subscribeDenied]]);
+    this.counter('edge_broker_messages_in_total', 'PUBLISH packets accepted from clients', [], one((s) => s.broker?.messagesIn));
+    this.gauge('edge_broker_clients', 'MQTT clients connected now', [], one((s) => s.broker?.clients));
+    this.gauge('edge_broker_retained_messages', 'Retained messages clients left on the broker', [], one((s) => s.broker?.retained));
+    this.gauge('edge_broker_retained_bytes', 'Payload bytes of those retained messages', [], one((s) => s.broker?.retainedBytes));
+    this.counter('edge_mqtt_messages_refused_total', 'MQTT messages refused whole and never parsed: too_large (maxPayload), too_deep (maxDepth)', ['device', 'reason'], (s) =>
+      s.devices.flatMap((dev): Sample[] => (dev.payloadRefused === undefined ? [] : [[{ device: dev.id, reason: 'too_large' }, dev.payloadRefused.tooLarge], [{ device: dev.id, reason: 'too_deep' }, dev.payloadRefused.tooDeep]])));
+    this.counter('edge_http_connections_total', 'HTTP connections accepted', [], one((s) => s.http?.connections));
+    this.counter('edge_http_refused_total', 'What the http limits refused: evicted (an idle or slow connection closed to make room), full, headerTooLarge, urlTooLong, timeout, malformed', ['reason'], (s) =>
+      s.http === undefined ? [] : Object.entries(s.http.refused).map(([reason, n]): Sample => [{ reason }, n]));
+
     // Alerts
     this.gauge('edge_alerts_active', 'Alerts active now, by severity', ['severity'], (s) => {
       const counts = new Map<string, number>([['critical', 0], ['warning', 0], ['info', 0]]);

@@ -6,12 +6,14 @@
  * like every timestamp in the agent; `now` is the gateway's clock, so a viewer can show ages
  * without trusting its own clock.
  */
+import type { BrokerStats } from '../../broker/broker.js';
 import type { BufferStats, Point, Quality, Value } from '../../buffer/types.js';
 import { formatDuration } from '../../config/duration.js';
 import type { AgentConfig, ResolvedDevice } from '../../config/types.js';
 import { planRequests } from '../../drivers/modbus/plan.js';
 import type { DeliveryCounters, SinkCounters } from '../delivery/delivery-counters.js';
 import type { DeviceHealth } from '../pipeline/device-runner.js';
+import type { HttpStats } from './http-limits.js';
 import type { ForwarderStats } from '../delivery/forwarder.js';
 import type { PipelineStats } from '../pipeline/pipeline.js';
 import type { HistoryRecorder } from '../pipeline/history.js';
@@ -43,6 +45,11 @@ export interface AgentView {
   readonly history?: HistoryRecorder | undefined;
   /** The ops link (agent/central) while it runs; absent or undefined otherwise. */
   readonly centralLink?: { status(): CentralStatus } | undefined;
+  /** The embedded broker and the push devices (MQTT, streaming serial), for their counters. */
+  readonly push?: {
+    readonly embeddedBroker: { readonly stats: BrokerStats } | undefined;
+    readonly runners: ReadonlyMap<string, { snapshot(): { driver: object } }>;
+  };
 }
 
 /**
@@ -84,6 +91,8 @@ export interface DeviceStatus {
   health: DeviceHealth | null;
   /** Requests one poll sends, as planned (Modbus); null where the driver does not say. */
   requestsPerPoll: number | null;
+  /** MQTT devices: messages refused whole (larger than maxPayload, JSON deeper than maxDepth), never parsed. */
+  payloadRefused?: { tooLarge: number; tooDeep: number };
   points: PointStatus[];
 }
 
@@ -129,6 +138,10 @@ export interface AgentStatus {
   clock: ClockStatus;
   pipeline: PipelineStats;
   central: CentralStatus;
+  /** The embedded broker's counters (refusals of broker.limits among them); null without one. */
+  broker: BrokerStats | null;
+  /** The HTTP server's connections and refusals of the http limits (filled in by the server itself). */
+  http?: HttpStats;
 }
 
 export interface StatusOptions {
@@ -168,6 +181,7 @@ export class StatusReader {
       clock: delivery?.clock ?? null,
       pipeline: { ...view.pipeline.stats },
       central: centralStatus(view),
+      broker: brokerStatus(view),
     };
   }
 
@@ -179,6 +193,7 @@ export class StatusReader {
       state: stalled ? 'stalled' : deviceState(health, latest),
       health: health === null ? null : { ...health },
       requestsPerPoll: this.requestsPerPoll(d),
+      ...payloadRefused(this.opts.view, d),
       points: pointStatuses(d, latest),
     };
   }
@@ -247,6 +262,17 @@ function capturedTags(tags: Readonly<Record<string, string>>, configured: Readon
 
 function seriesLabel(p: Point, configured: Readonly<Record<string, string>>): string {
   return JSON.stringify(capturedTags(p.tags, configured) ?? {});
+}
+
+function brokerStatus(view: AgentView): BrokerStats | null {
+  const stats = view.push?.embeddedBroker?.stats;
+  return stats === undefined ? null : { ...stats, refused: { ...stats.refused } };
+}
+
+function payloadRefused(view: AgentView, d: ResolvedDevice): { payloadRefused?: { tooLarge: number; tooDeep: number } } {
+  if (d.driver !== 'mqtt') return {};
+  const driver = view.push?.runners.get(d.id)?.snapshot().driver as { tooLarge?: number; tooDeep?: number } | undefined;
+  return { payloadRefused: { tooLarge: driver?.tooLarge ?? 0, tooDeep: driver?.tooDeep ?? 0 } };
 }
 
 function centralStatus(view: AgentView): CentralStatus {

@@ -18,7 +18,7 @@ import { RateLimitedLog } from '../rate-limit.js';
 import { RetryDelay } from '../retry.js';
 import { DeviceTimestamps } from '../timestamps.js';
 import { DeviceErrors, type PushDriver, type Reading } from '../types.js';
-import { PayloadErrors, PayloadReader } from './payload.js';
+import { PAYLOAD_DEFAULTS, PayloadErrors, PayloadReader } from './payload.js';
 import { capturedTags } from './topic.js';
 
 export const MqttErrors = {
@@ -46,6 +46,9 @@ export interface MqttStats {
   badMessages: number;
   /** Messages on a subscribed filter whose captured segments were empty (ward//bed). */
   unmatched: number;
+  /** Messages larger than maxPayload (never parsed), and JSON nested deeper than maxDepth. */
+  tooLarge: number;
+  tooDeep: number;
   readings: number;
   badReadings: number;
   lastMessageAt: number | null;
@@ -79,13 +82,14 @@ interface Subscription {
 
 export class MqttDriver implements PushDriver {
   readonly stats: MqttStats = {
-    connected: false, connects: 0, messages: 0, badMessages: 0, unmatched: 0, readings: 0, badReadings: 0, lastMessageAt: null, lastError: null,
+    connected: false, connects: 0, messages: 0, badMessages: 0, unmatched: 0, tooLarge: 0, tooDeep: 0, readings: 0, badReadings: 0, lastMessageAt: null, lastError: null,
   };
   private readonly device: MqttDevice;
   private readonly local: LocalBroker | undefined;
   private readonly clock: DriverClock;
   private readonly log: DriverLogger;
   private readonly reader: PayloadReader;
+  private readonly maxPayload: number;
   private readonly subscriptions: Subscription[] = [];
   private readonly retry: RetryDelay;
   private readonly stamps = new DeviceTimestamps();
@@ -102,7 +106,8 @@ export class MqttDriver implements PushDriver {
     this.local = opts.local;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger;
-    this.reader = new PayloadReader(this.device.points);
+    this.reader = new PayloadReader(this.device.points, { maxDepth: this.device.maxDepth });
+    this.maxPayload = this.device.maxPayload ?? PAYLOAD_DEFAULTS.maxPayload;
     this.reconnectInitialMs = opts.reconnect?.initialMs ?? 1000;
     this.retry = new RetryDelay(this.reconnectInitialMs, opts.reconnect?.maxMs ?? 120_000);
     this.badLog = new RateLimitedLog(this.log, this.clock);
@@ -236,7 +241,12 @@ export class MqttDriver implements PushDriver {
       const tags = capturedTags(s.filter, s.captures, topic);
       if (tags === undefined) continue;
       matched = true;
-      readings.push(...this.reader.read(payload, s.points, ts, Object.keys(tags).length === 0 ? undefined : tags));
+      const captured = Object.keys(tags).length === 0 ? undefined : tags;
+      readings.push(
+        ...(payload.length > this.maxPayload
+          ? PayloadReader.refuse(s.points, ts, captured, PayloadErrors.tooLarge, `${payload.length} bytes, more than maxPayload (${this.maxPayload}); not parsed`)
+          : this.reader.read(payload, s.points, ts, captured)),
+      );
     }
     if (!matched) {
       this.stats.unmatched += 1;
@@ -249,6 +259,8 @@ export class MqttDriver implements PushDriver {
     const bad = readings.filter((r) => r.quality === 'bad');
     if (bad.length > 0) {
       this.stats.badMessages += 1;
+      if (bad.some((r) => r.error === PayloadErrors.tooLarge)) this.stats.tooLarge += 1;
+      else if (bad.some((r) => r.error === PayloadErrors.tooDeep)) this.stats.tooDeep += 1;
       this.stats.badReadings += bad.length;
       const first = bad[0] as Reading;
       this.stats.lastError = first.error ?? null;

@@ -12,7 +12,35 @@ export const PayloadErrors = {
   ...ValueErrors,
   notJson: 'EDGE_PAYLOAD_NOT_JSON',
   pathMissing: 'EDGE_PAYLOAD_PATH_MISSING',
+  /** Larger than the device's maxPayload: never decoded or parsed. */
+  tooLarge: 'EDGE_PAYLOAD_TOO_LARGE',
+  /** JSON nested deeper than the device's maxDepth: never parsed. */
+  tooDeep: 'EDGE_PAYLOAD_TOO_DEEP',
 } as const;
+
+/** Defaults of the device keys `maxPayload` and `maxDepth` (config/catalog.ts). */
+export const PAYLOAD_DEFAULTS = { maxPayload: 64 * 1024, maxDepth: 32 } as const;
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `max`: one pass over the text, brackets
+ * inside strings not counted, before JSON.parse builds anything of it.
+ */
+export function jsonDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i += 1; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      depth += 1;
+      if (depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth -= 1;
+  }
+  return false;
+}
 
 export interface PayloadPoint {
   id: string;
@@ -48,16 +76,26 @@ export function valueAt(doc: unknown, segments: readonly (string | number)[]): u
 /** Pre-parses the points' paths, so each message only walks them. */
 export class PayloadReader {
   private readonly paths = new Map<string, (string | number)[]>();
+  private readonly maxDepth: number;
 
-  constructor(points: readonly PayloadPoint[]) {
+  constructor(points: readonly PayloadPoint[], opts: { maxDepth?: number | undefined } = {}) {
     for (const p of points) if (p.path !== undefined) this.paths.set(p.id, jsonPathSegments(p.path));
+    this.maxDepth = opts.maxDepth ?? PAYLOAD_DEFAULTS.maxDepth;
+  }
+
+  /** Every point bad with one code: a message refused whole (too large), never looked into. */
+  static refuse(points: readonly PayloadPoint[], ts: number, tags: Record<string, string> | undefined, error: string, detail: string): Reading[] {
+    return points.map((p): Reading => ({ pointId: p.id, ts, raw: null, quality: 'bad', error, detail, ...(tags === undefined ? {} : { tags }) }));
   }
 
   /** One reading per point, good or bad. */
   read(payload: Buffer, points: readonly PayloadPoint[], ts: number, tags: Record<string, string> | undefined): Reading[] {
     const text = payload.toString('utf8');
-    let doc: { ok: true; value: unknown } | { ok: false; detail: string } | undefined;
+    let doc: { ok: true; value: unknown } | { ok: false; code?: string; detail: string } | undefined;
     const json = () => {
+      if (doc === undefined && jsonDeeperThan(text, this.maxDepth)) {
+        doc = { ok: false, code: PayloadErrors.tooDeep, detail: `JSON nested deeper than ${this.maxDepth} levels (maxDepth); not parsed` };
+      }
       if (doc === undefined) {
         try {
           doc = { ok: true, value: JSON.parse(text) as unknown };
@@ -73,7 +111,7 @@ export class PayloadReader {
       let input: unknown = text.trim();
       if (segments !== undefined) {
         const parsed = json();
-        if (!parsed.ok) return { pointId: p.id, ts, raw: null, quality: 'bad', error: PayloadErrors.notJson, detail: parsed.detail, ...withTags };
+        if (!parsed.ok) return { pointId: p.id, ts, raw: null, quality: 'bad', error: parsed.code ?? PayloadErrors.notJson, detail: parsed.detail, ...withTags };
         input = valueAt(parsed.value, segments);
         if (input === undefined) {
           return { pointId: p.id, ts, raw: null, quality: 'bad', error: PayloadErrors.pathMissing, detail: `no ${p.path ?? ''} in ${clip(text)}`, ...withTags };

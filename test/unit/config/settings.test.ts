@@ -10,7 +10,7 @@ describe('settings', () => {
         history: { enabled: true, step: 10_000, keep: 86_400_000, longStep: 60_000, longKeep: 604_800_000, maxRows: 1_000_000 },
       },
       sinks: { influx: { url: '', token: '', org: '', bucket: '' }, postgres: { url: '', schema: 'edge' } },
-      http: { host: '127.0.0.1', port: 8080, token: '' },
+      http: { host: '127.0.0.1', port: 8080, token: '', maxConnections: 32, maxHeaderSize: 8192, maxUrlLength: 2048, headersTimeout: 10_000, requestTimeout: 30_000 },
       log: { level: 'info', format: 'auto' },
       central: {
         prefix: 'edge',
@@ -150,7 +150,7 @@ describe('bootstrap keys from the environment', () => {
     expect(s.gateway.id).toBe('from-env');
     expect(s.buffer.path).toBe('/env.db');
     expect(s.log.level).toBe('debug');
-    expect(s.http).toEqual({ host: '10.0.0.1', port: 9100, token: '' });
+    expect(s.http).toMatchObject({ host: '10.0.0.1', port: 9100, token: '' });
   });
 
   it('leave the file alone when unset or empty', () => {

@@ -76,7 +76,19 @@ describe('MQTT device config', () => {
 describe('broker config', () => {
   it('is off without a section, on with one, with safe defaults', () => {
     expect(ok(doc({})).broker).toBeUndefined();
-    expect(ok(doc({ broker })).broker).toEqual({ enabled: true, host: '127.0.0.1', allowAnonymous: false, users: [{ username: 'sensor', password: 'pw' }] });
+    expect(ok(doc({ broker })).broker).toEqual({
+      enabled: true, host: '127.0.0.1', allowAnonymous: false, users: [{ username: 'sensor', password: 'pw' }],
+      limits: {
+        maxPacketSize: 256 * 1024, maxConnections: 64, maxConnectionsPerUser: 16, maxSubscriptionsPerClient: 32, maxRetained: 1000, maxRetainedBytes: 4 * 1024 * 1024,
+        maxInflight: 100, maxQueued: 1000, maxQueuedBytes: 1024 * 1024, maxPublishRate: 100,
+      },
+    });
+    expect(ok(doc({ broker: { ...broker, limits: { maxPacketSize: '1MiB', maxPublishRate: 5 } } })).broker?.limits).toMatchObject({ maxPacketSize: 1024 * 1024, maxPublishRate: 5, maxConnections: 64 });
+    expect(issues(doc({ broker: { ...broker, limits: { maxPacketSize: '12 parsecs', maxConnections: 0, maxQueud: 1 } } })).sort()).toEqual([
+      'broker.limits.maxConnections: must be at least 1 (got 0)',
+      'broker.limits.maxPacketSize: must be a size such as 512MB or 1GiB (units: b, kb, mb, gb, tb, kib, mib, gib, tib)',
+      'broker.limits.maxQueud: unknown key',
+    ]);
   });
 
   it('checks users, ACL entries and TLS', () => {

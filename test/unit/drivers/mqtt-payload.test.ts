@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileTopicPattern, topicPatternProblem } from '../../../config/topic-pattern.js';
-import { jsonPathSegments, PayloadReader, valueAt } from '../../../drivers/mqtt/payload.js';
+import { jsonDeeperThan, jsonPathSegments, PayloadErrors, PayloadReader, valueAt } from '../../../drivers/mqtt/payload.js';
 import { capturedTags, topicMatches } from '../../../drivers/mqtt/topic.js';
 
 describe('topic patterns', () => {
@@ -69,5 +69,24 @@ describe('payloads', () => {
     expect(new PayloadReader(raw).read(Buffer.from(' 21.5\n'), raw, 1, undefined)[0]).toEqual({ pointId: 'v', ts: 1, raw: 21.5, quality: 'good' });
     const json = [{ id: 'v', path: 'v', type: 'number' as const }];
     expect(new PayloadReader(json).read(Buffer.from('21.5 C'), json, 1, undefined)[0]).toMatchObject({ quality: 'bad', error: 'EDGE_PAYLOAD_NOT_JSON' });
+  });
+});
+
+describe('payload bounds', () => {
+  const reader = new PayloadReader([{ id: 'hr', path: 'vitals.hr', type: 'number' }], { maxDepth: 4 });
+  const points = [{ id: 'hr', path: 'vitals.hr', type: 'number' as const }];
+
+  it('refuses JSON nested deeper than maxDepth without parsing it; brackets in strings do not count', () => {
+    const deep = `{"vitals":{"hr":${'['.repeat(10)}1${']'.repeat(10)}}}`;
+    expect(reader.read(Buffer.from(deep), points, 1, undefined)[0]).toMatchObject({ quality: 'bad', error: PayloadErrors.tooDeep });
+    expect(reader.read(Buffer.from('{"vitals":{"hr":72,"note":"[[[[[[{{{{\\"}}"}}'), points, 1, undefined)[0]).toMatchObject({ quality: 'good', raw: 72 });
+    expect(jsonDeeperThan('[[[[]]]]', 4)).toBe(false);
+    expect(jsonDeeperThan('[[[[[]]]]]', 4)).toBe(true);
+  });
+
+  it('refuses a whole message with one code for every point', () => {
+    expect(PayloadReader.refuse(points, 5, { bed: '3' }, PayloadErrors.tooLarge, 'big')).toEqual([
+      { pointId: 'hr', ts: 5, raw: null, quality: 'bad', error: 'EDGE_PAYLOAD_TOO_LARGE', detail: 'big', tags: { bed: '3' } },
+    ]);
   });
 });

@@ -1,0 +1,161 @@
+/**
+ * broker.limits, one at a time, against the embedded broker's real listener with real MQTT.js
+ * clients: each bound holds, each refusal is counted by its kind, and a client within the bounds
+ * carries on. (The whole agent under all of them at once: hostile-clients.test.ts.)
+ */
+import net from 'node:net';
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EmbeddedBroker } from '../../broker/broker.js';
+import { brokerSettings } from '../../config/broker.js';
+import { eventually } from '../helpers/serial-peer.js';
+
+const running: EmbeddedBroker[] = [];
+const clients: MqttClient[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => {})));
+  await Promise.all(running.splice(0).map((b) => b.stop()));
+});
+
+async function start(limits: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<EmbeddedBroker> {
+  const b = new EmbeddedBroker({ settings: brokerSettings.parse({ port: 0, allowAnonymous: true, limits, ...extra }) });
+  running.push(b);
+  await b.start();
+  return b;
+}
+
+async function client(b: EmbeddedBroker, opts: IClientOptions = {}): Promise<MqttClient> {
+  const c = await connectAsync(`mqtt://127.0.0.1:${b.port}`, { reconnectPeriod: 0, connectTimeout: 3000, ...opts });
+  clients.push(c);
+  return c;
+}
+
+const closed = (c: MqttClient) => new Promise<void>((resolve) => (c.connected ? c.once('close', () => resolve()) : resolve()));
+
+describe('broker.limits', () => {
+  it('closes a connection whose packet header announces more than maxPacketSize, before the payload arrives', async () => {
+    const b = await start({ maxPacketSize: '64KiB' });
+    const got: Buffer[] = [];
+    await b.subscribe('t/#', (_t, p) => got.push(p));
+    const c = await client(b);
+    await c.publishAsync('t/small', Buffer.alloc(1000, 1));
+    // A raw socket sends only the fixed header of a 40 MB PUBLISH and a few bytes: the broker
+    // must hang up on the header alone.
+    const raw = net.connect(b.port as number, '127.0.0.1');
+    const hungUp = new Promise<void>((resolve) => raw.once('close', () => resolve()));
+    raw.on('error', () => {});
+    raw.on('data', () => {}); // flowing, so the broker's FIN is seen
+    await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+    // CONNECT (MQTT 3.1.1, clean, keepalive 60, client id "raw")
+    raw.write(Buffer.from([0x10, 15, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 60, 0, 3, 0x72, 0x61, 0x77]));
+    await new Promise((r) => setTimeout(r, 100));
+    // PUBLISH, remaining length 40_000_000 (varint 0x80 0xb4 0x89 0x13)
+    raw.write(Buffer.from([0x30, 0x80, 0xb4, 0x89, 0x13, 0, 1, 0x74, 1, 2, 3]));
+    await hungUp;
+    const big = Buffer.alloc(100 * 1024, 2);
+    const c2 = await client(b);
+    c2.publish('t/big', big);
+    await closed(c2);
+    expect(b.stats.refused.packetTooLarge).toBe(2);
+    await eventually('the small message', () => got.length === 1);
+    expect(got[0]?.length).toBe(1000);
+    expect(c.connected).toBe(true);
+  });
+
+  it('refuses connections past maxConnections and maxConnectionsPerUser', async () => {
+    const b = await start({ maxConnections: 3, maxConnectionsPerUser: 2 }, { allowAnonymous: false, users: [{ username: 'a', password: 'pa' }, { username: 'b', password: 'pb' }] });
+    await client(b, { username: 'a', password: 'pa' });
+    await client(b, { username: 'a', password: 'pa' });
+    await expect(client(b, { username: 'a', password: 'pa' })).rejects.toThrow(/unavailable|refused/i);
+    expect(b.stats.refused.connectionsPerUser).toBe(1);
+    await client(b, { username: 'b', password: 'pb' });
+    // The fourth socket is closed before any MQTT is read.
+    const raw = net.connect(b.port as number, '127.0.0.1');
+    raw.on('error', () => {});
+    raw.on('data', () => {});
+    await new Promise<void>((resolve) => raw.once('close', () => resolve()));
+    expect(b.stats.refused.connections).toBe(1);
+    expect(b.stats.clients).toBe(3);
+  });
+
+  it('grants at most maxSubscriptionsPerClient filters (0x80 for the rest) and keeps the client', async () => {
+    const b = await start({ maxSubscriptionsPerClient: 3 });
+    const c = await client(b);
+    // MQTT.js reports a SUBACK with any 0x80 as an error; the codes are in its packet.
+    const granted = await new Promise<number[]>((resolve) =>
+      c.subscribe(['a/1', 'a/2', 'a/3', 'a/4', 'a/5'], (err) => resolve((err as (Error & { packet?: { granted?: number[] } }) | null)?.packet?.granted ?? [])),
+    );
+    expect(granted).toEqual([0, 0, 0, 128, 128]);
+    expect(b.stats.refused.subscriptions).toBe(2);
+    await c.unsubscribeAsync('a/1');
+    expect((await c.subscribeAsync('a/6'))[0]?.qos).toBe(0);
+    expect(c.connected).toBe(true);
+  });
+
+  it('keeps at most maxRetained / maxRetainedBytes retained messages; the rest are delivered, not kept', async () => {
+    const b = await start({ maxRetained: 5, maxRetainedBytes: 2048 });
+    const live: string[] = [];
+    await b.subscribe('r/#', (t) => live.push(t));
+    const c = await client(b);
+    for (let i = 0; i < 10; i++) await c.publishAsync(`r/${i}`, 'x'.repeat(100), { retain: true, qos: 1 });
+    await c.publishAsync('r/huge', 'y'.repeat(4000), { retain: true, qos: 1 });
+    await eventually('every retained message delivered live', () => live.length === 11);
+    expect(b.stats.refused.retained).toBe(6);
+    expect(b.stats.retained).toBe(5);
+    // An update of a kept topic still fits; an empty payload frees a slot.
+    await c.publishAsync('r/0', 'z', { retain: true, qos: 1 });
+    await c.publishAsync('r/1', '', { retain: true, qos: 1 });
+    expect(b.stats.retained).toBe(4);
+    const reader = await client(b);
+    const seen: string[] = [];
+    reader.on('message', (t) => seen.push(t));
+    await reader.subscribeAsync('r/#');
+    await eventually('the kept retained messages', () => seen.length >= 4);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen.sort()).toEqual(['r/0', 'r/2', 'r/3', 'r/4']);
+  });
+
+  it('disconnects a client publishing faster than maxPublishRate; one within it keeps publishing', async () => {
+    const b = await start({ maxPublishRate: 20 });
+    const flood = await client(b);
+    const calm = await client(b);
+    const down = closed(flood);
+    for (let i = 0; i < 200 && flood.connected; i++) flood.publish('f/x', String(i));
+    await down;
+    expect(b.stats.refused.publishRate).toBe(1);
+    for (let i = 0; i < 5; i++) await calm.publishAsync('f/y', String(i), { qos: 1 });
+    expect(calm.connected).toBe(true);
+  });
+
+  it('bounds the queue of a persistent session that went away (maxQueued)', async () => {
+    const b = await start({ maxQueued: 10 });
+    const away = await client(b, { clientId: 'away-1', clean: false });
+    await away.subscribeAsync('q/#', { qos: 1 });
+    await away.endAsync();
+    const pub = await client(b);
+    for (let i = 0; i < 30; i++) await pub.publishAsync('q/x', String(i), { qos: 1 });
+    await eventually('20 messages not queued', () => b.stats.refused.queued === 20);
+    const back = await connectAsync(`mqtt://127.0.0.1:${b.port}`, { clientId: 'away-1', clean: false, reconnectPeriod: 0, manualConnect: false });
+    clients.push(back);
+    const got: string[] = [];
+    back.on('message', (_t, p) => got.push(p.toString()));
+    await eventually('the 10 queued messages', () => got.length === 10);
+    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => String(i)));
+  });
+
+  it('disconnects a client holding more than maxInflight QoS 2 messages without PUBREL', async () => {
+    const b = await start({ maxInflight: 5 });
+    // A raw client: CONNECT, then QoS 2 PUBLISHes it never releases.
+    const raw = net.connect(b.port as number, '127.0.0.1');
+    raw.on('error', () => {});
+    raw.on('data', () => {});
+    const hungUp = new Promise<void>((resolve) => raw.once('close', () => resolve()));
+    await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+    raw.write(Buffer.from([0x10, 15, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 60, 0, 3, 0x71, 0x6f, 0x73]));
+    await new Promise((r) => setTimeout(r, 100));
+    for (let id = 1; id <= 10; id++) raw.write(Buffer.from([0x34, 6, 0, 1, 0x74, 0, id, 0x41]));
+    await hungUp;
+    expect(b.stats.refused.inflight).toBe(1);
+  });
+});
