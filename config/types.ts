@@ -55,6 +55,25 @@ export interface ModbusPoint extends PointBase {
   bit?: number;
   /** `int8`/`uint8` only: which byte of the register (high = the first on the wire). */
   byte?: 'high' | 'low';
+  /** Present when the point may be written (config/write.ts). */
+  write?: PointWrite;
+}
+
+/** A writable point's settings, defaults applied (config/write.ts). */
+export interface PointWrite {
+  /** Engineering limits; both set for a number, neither for a bool or a mapped point. */
+  min?: number;
+  max?: number;
+  step?: number;
+  /** Mapped points: the states that may be written. */
+  allowed?: MappedValue[];
+  /** At most one write per this many ms. */
+  rateLimitMs: number;
+  /** The value is read back this many ms after the write. */
+  verifyAfterMs: number;
+  /** Largest difference between the read-back and the expected value (engineering units); 0 = exact. */
+  tolerance: number;
+  functionCode: 'auto' | 'single' | 'multiple';
 }
 
 export type Schedule = { kind: 'every'; everyMs: number } | { kind: 'cron'; cron: string };
