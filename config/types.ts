@@ -4,6 +4,7 @@ import type { BYTE_ORDERS, MODBUS_TYPES, REGISTERS, VALUE_TYPES } from './catalo
 import type { BrokerSettings } from './broker.js';
 import type { AlertRule } from './alerts.js';
 import type { ConfigIssue } from './issues.js';
+import type { PointWrite } from './write.js';
 
 export type { AlertRule } from './alerts.js';
 
@@ -59,22 +60,7 @@ export interface ModbusPoint extends PointBase {
   write?: PointWrite;
 }
 
-/** A writable point's settings, defaults applied (config/write.ts). */
-export interface PointWrite {
-  /** Engineering limits; both set for a number, neither for a bool or a mapped point. */
-  min?: number;
-  max?: number;
-  step?: number;
-  /** Mapped points: the states that may be written. */
-  allowed?: MappedValue[];
-  /** At most one write per this many ms. */
-  rateLimitMs: number;
-  /** The value is read back this many ms after the write. */
-  verifyAfterMs: number;
-  /** Largest difference between the read-back and the expected value (engineering units); 0 = exact. */
-  tolerance: number;
-  functionCode: 'auto' | 'single' | 'multiple';
-}
+export type { PointWrite } from './write.js';
 
 export type Schedule = { kind: 'every'; everyMs: number } | { kind: 'cron'; cron: string };
 

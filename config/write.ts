@@ -8,8 +8,23 @@
  */
 import { z } from 'zod';
 import { duration } from './duration-schema.js';
-import { formatPath, type PathSegment } from './issues.js';
-import type { ConfigIssue, MappedValue, ModbusPoint, ModbusType, PointWrite } from './types.js';
+import { formatPath, type ConfigIssue, type PathSegment } from './issues.js';
+
+type MappedValue = string | number | boolean;
+type ModbusType = string;
+/** What resolveWrite needs to know about the point it belongs to. */
+interface Judged {
+  register: string;
+  type: ModbusType;
+  bit?: number | undefined;
+  scale?: number | undefined;
+  offset?: number | undefined;
+  min?: number | undefined;
+  max?: number | undefined;
+  decimals?: number | undefined;
+  map?: Record<string, MappedValue> | undefined;
+}
+
 
 export const FUNCTION_CODES = ['auto', 'single', 'multiple'] as const;
 
@@ -47,7 +62,7 @@ export function mergeWrite(base: WriteSettings | undefined, override: WriteSetti
 }
 
 /** Raw ranges of the register types a write may encode. */
-const RAW_RANGE: Partial<Record<ModbusType, readonly [number, number]>> = {
+const RAW_RANGE: Readonly<Record<string, readonly [number, number]>> = {
   int16: [-32768, 32767],
   uint16: [0, 65535],
   int32: [-2147483648, 2147483647],
@@ -58,12 +73,11 @@ const RAW_RANGE: Partial<Record<ModbusType, readonly [number, number]>> = {
 export const WRITABLE_TYPES = [...Object.keys(RAW_RANGE), 'bool'] as const;
 
 /** The raw value a device must hold for engineering value `v`: the inverse of scale, then offset. */
-export function rawFor(v: number, p: Pick<ModbusPoint, 'scale' | 'offset' | 'type'>): number {
+export function rawFor(v: number, p: Pick<Judged, 'scale' | 'offset' | 'type'>): number {
   const raw = (v - (p.offset ?? 0)) / (p.scale ?? 1);
   return p.type === 'float32' || p.type === 'float64' ? raw : Math.round(raw);
 }
 
-type Judged = Omit<ModbusPoint, 'id' | 'deviceId' | 'measurement' | 'tags' | 'write'>;
 
 /**
  * The complete write settings of a Modbus point, or the issues that keep it from being written,
@@ -126,4 +140,21 @@ export function resolveWrite(w: WriteSettings, p: Judged, at: readonly PathSegme
     ...(w.allowed === undefined ? {} : { allowed: w.allowed as MappedValue[] }),
   };
   return { write, issues };
+}
+
+/** A writable point's settings, defaults applied . */
+export interface PointWrite {
+  /** Engineering limits; both set for a number, neither for a bool or a mapped point. */
+  min?: number;
+  max?: number;
+  step?: number;
+  /** Mapped points: the states that may be written. */
+  allowed?: MappedValue[];
+  /** At most one write per this many ms. */
+  rateLimitMs: number;
+  /** The value is read back this many ms after the write. */
+  verifyAfterMs: number;
+  /** Largest difference between the read-back and the expected value (engineering units); 0 = exact. */
+  tolerance: number;
+  functionCode: 'auto' | 'single' | 'multiple';
 }
