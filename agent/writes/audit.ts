@@ -21,5 +21,6 @@ export function commandAudit(buffer: SqliteBuffer, config: () => AgentConfig, ou
       outbox.append([{ ...event, tags, ...(point?.unit === undefined ? {} : { unit: point.unit }) }], { commands: [record] });
     },
     pending: () => buffer.commands.pending(),
+    recent: (limit) => buffer.commands.recent(limit),
   };
 }

@@ -28,6 +28,8 @@ export interface CommandAudit {
   /** The outcome and its event for the sinks, in one transaction. */
   finish(record: CommandRecord, event: Point): void;
   pending(): CommandRecord[];
+  /** The newest attempts first. */
+  recent(limit: number): CommandRecord[];
 }
 
 export interface WriteExecutorOptions {
@@ -63,6 +65,15 @@ export class WriteExecutor implements WriteApi {
 
   stop(): void {
     this.lifetime.abort();
+  }
+
+  /** The newest attempts from the audit (the status page); empty while the buffer is not open. */
+  recent(limit: number): CommandRecord[] {
+    try {
+      return this.opts.audit()?.recent(limit) ?? [];
+    } catch {
+      return [];
+    }
   }
 
   recordRefusal(req: WriteRequest, code: string, message: string): Promise<WriteOutcome> {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.js';
+import { StatusReader } from '../../agent/ops/status.js';
 import { SqliteBuffer } from '../../buffer/sqlite-buffer.js';
 import type { CommandRecord } from '../../buffer/types.js';
 import { checkDocument } from '../../config/index.js';
@@ -88,6 +89,9 @@ describe.skipIf(!pymodbusAvailable())('writes through the agent against pymodbus
       expect(await agent.writes.execute({ ...req, point: 'nope', value: 1 })).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_UNKNOWN_POINT' });
       const refusal = await agent.writes.recordRefusal({ ...req, origin: 'central', point: 'setpoint', value: 1, keyFingerprint: 'SHA256:x' }, 'EDGE_COMMAND_EXPIRED', 'expired');
       expect(refusal).toMatchObject({ outcome: 'refused', code: 'EDGE_COMMAND_EXPIRED' });
+      // The status page's last writes, newest first.
+      const shown = new StatusReader({ view: agent, version: 'test' }).read().writes;
+      expect(shown.map((w) => `${w.point}:${w.outcome}`).slice(0, 3)).toEqual(['setpoint:refused', 'nope:refused', 'level:refused']);
       // The slave itself (read independently of the agent's executor) holds what was written.
       const check = new ModbusTcpDriver({ device: agent.config.devices[0] as ModbusTcpDevice });
       if (protocol === 'tcp') {
