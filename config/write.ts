@@ -127,6 +127,8 @@ export function resolveWrite(w: WriteSettings, p: Judged, at: readonly PathSegme
       if (w[key] !== undefined) add(key, `only a number has ${key === 'step' ? 'a step' : 'limits'}; this point is ${mapped ? 'mapped (use allowed)' : 'a bool'}`);
     }
   }
+  const wide = !bit && ['int32', 'uint32', 'float32', 'float64'].includes(p.type);
+  if (w.functionCode === 'single' && wide) add('functionCode', `single (FC6) writes one register; a ${p.type} spans ${p.type === 'float64' ? 4 : 2}: use auto or multiple (FC16)`);
   if (issues.length > 0) return { issues };
   const tolerance = w.verify?.tolerance ?? (p.decimals === undefined ? 0 : 0.5 * 10 ** -p.decimals);
   const write: PointWrite = {

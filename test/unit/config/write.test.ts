@@ -55,6 +55,7 @@ describe('write: block', () => {
               n: { register: 'holding', address: 0, type: 'int16', write: {} },
               big: { register: 'holding', address: 1, type: 'uint16', scale: 0.01, offset: -10, write: { min: -20, max: 700 } },
               m: { register: 'holding', address: 2, type: 'uint16', map: { 0: 'off', 1: 'on' }, write: { allowed: ['on', 'auto'] } },
+              f: { register: 'holding', address: 4, type: 'float32', write: { min: 0, max: 1, functionCode: 'single' } },
             },
           }),
         ],
@@ -66,6 +67,7 @@ describe('write: block', () => {
       'devices[0].points.big.write.min: -20 needs the raw value -1000 (scale 0.01, offset -10), which a uint16 cannot hold (0..65535)',
       'devices[0].points.big.write.max: 700 needs the raw value 71000 (scale 0.01, offset -10), which a uint16 cannot hold (0..65535)',
       'devices[0].points.m.write.allowed[1]: "auto" is not a state of the point\'s map (off, on)',
+      'devices[0].points.f.write.functionCode: single (FC6) writes one register; a float32 spans 2: use auto or multiple (FC16)',
     ]);
   });
 
