@@ -22,6 +22,9 @@ import type { ModbusPoint, ModbusTcpDevice } from '../../config/types.js';
 import { PostgresSink } from '../../sinks/postgres.js';
 import { pymodbusAvailable, startPymodbusServer, type PymodbusServer } from '../helpers/modbus-pymodbus.js';
 import { createTestSchema } from '../helpers/postgres.js';
+import { eventually } from '../helpers/serial-peer.js';
+import { VictoriaMetrics } from '../helpers/victoria.js';
+import { InfluxSink } from '../../sinks/influx.js';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const dirs: string[] = [];
@@ -55,8 +58,8 @@ function config(port: number, points: Record<string, unknown>, over: { protocol?
   return r.config;
 }
 
-async function agentFor(cfg: AgentConfig): Promise<Agent> {
-  const a = new Agent({ config: cfg, logger, sinks: [], stopGraceMs: 2000 });
+async function agentFor(cfg: AgentConfig, sinks: NonNullable<ConstructorParameters<typeof Agent>[0]['sinks']> = []): Promise<Agent> {
+  const a = new Agent({ config: cfg, logger, sinks, stopGraceMs: 2000, forwarder: { idleMs: 100, backoff: { initialMs: 100, maxMs: 500 } } });
   agents.push(a);
   await a.start();
   return a;
@@ -191,4 +194,36 @@ describe.skipIf(!pymodbusAvailable())('writes through the agent against pymodbus
       await db.drop();
     }
   }, 30_000);
+
+  it('forwards each attempt once to PostgreSQL <schema>.commands and to victoria-metrics as the commands measurement', async () => {
+    const s = await slave({ 1: { hr: { 0: [1] } } });
+    const [vm, db] = await Promise.all([VictoriaMetrics.start(), createTestSchema('writes')]);
+    let agent: Agent | undefined;
+    try {
+      const sinks = [new InfluxSink({ url: vm.url, token: 't', org: 'ops', bucket: 'telemetry' }), new PostgresSink({ url: db.url, schema: db.schema, gatewayId: 'gw-writes' })];
+      agent = await agentFor(config(s.port, { a: { register: 'holding', address: 0, type: 'uint16', unit: 'bar', write: { min: 0, max: 100, rateLimit: 0, verify: { after: 0 } } } }), sinks);
+      const ok = await agent.writes.execute({ device: 'pump', point: 'a', value: 33, by: 'ops', origin: 'central', keyFingerprint: 'SHA256:abc', requestId: 'r-1' });
+      const refused = await agent.writes.execute({ device: 'pump', point: 'a', value: 333, by: 'ops', origin: 'local' });
+      expect([ok.outcome, refused.outcome]).toEqual(['verified', 'refused']);
+      const rows = async () =>
+        (await db.pool.query<{ command_id: string; outcome: string; readback: number; previous: number; key_fingerprint: string | null; raw_written: number[] | null }>(
+          `SELECT command_id, outcome, readback, previous, key_fingerprint, raw_written FROM ${db.schema}.commands ORDER BY requested_at`,
+        )).rows;
+      // The sink creates its tables on its first write.
+      await eventually('both attempts in PostgreSQL', async () => (await rows().catch(() => [])).length === 2);
+      expect(await rows()).toEqual([
+        { command_id: ok.id, outcome: 'verified', readback: 33, previous: 1, key_fingerprint: 'SHA256:abc', raw_written: [33] },
+        { command_id: refused.id, outcome: 'refused', readback: null, previous: null, key_fingerprint: null, raw_written: null },
+      ]);
+      await eventually('the verified write in victoria-metrics', async () => (await vm.query('{__name__="commands_readback"}')).length === 1);
+      const series = await vm.query('{__name__="commands_readback"}');
+      expect(series.map((x) => [x.metric.device, x.metric.point, x.metric.outcome, x.metric.origin, x.values])).toEqual([['pump', 'a', 'verified', 'central', [33]]]);
+      const requested = await vm.query('{__name__="commands_requested"}');
+      expect(requested.map((x) => `${x.metric.outcome}:${x.values.join(',')}`).sort()).toEqual(['refused:333', 'verified:33']);
+    } finally {
+      await agent?.stop();
+      await db.drop();
+      await vm.remove();
+    }
+  }, 60_000);
 });
