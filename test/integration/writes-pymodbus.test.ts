@@ -24,6 +24,7 @@ import { pymodbusAvailable, startPymodbusServer, type PymodbusServer } from '../
 import { createTestSchema } from '../helpers/postgres.js';
 import { eventually } from '../helpers/serial-peer.js';
 import { VictoriaMetrics } from '../helpers/victoria.js';
+import { openPtyPair, socatAvailable } from '../helpers/pty.js';
 import { InfluxSink } from '../../sinks/influx.js';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -43,14 +44,14 @@ async function slave(units: Parameters<typeof startPymodbusServer>[0], opts?: Pa
   return s;
 }
 
-function config(port: number, points: Record<string, unknown>, over: { protocol?: string; bufferPath?: string } = {}): AgentConfig {
+function config(port: number, points: Record<string, unknown>, over: { protocol?: string; bufferPath?: string; connection?: Record<string, unknown> } = {}): AgentConfig {
   const dir = mkdtempSync(join(tmpdir(), 'edge-writes-'));
   dirs.push(dir);
   const r = checkDocument(
     {
       gateway: { id: 'gw-writes' },
       buffer: { path: over.bufferPath ?? join(dir, 'buffer.db') },
-      devices: [{ id: 'pump', driver: 'modbus', connection: { protocol: over.protocol ?? 'tcp', host: '127.0.0.1', port, timeout: '500ms' }, every: '1h', points }],
+      devices: [{ id: 'pump', driver: 'modbus', connection: over.connection ?? { protocol: over.protocol ?? 'tcp', host: '127.0.0.1', port, timeout: '500ms' }, every: '1h', points }],
     },
     { env: {} },
   );
@@ -226,4 +227,22 @@ describe.skipIf(!pymodbusAvailable())('writes through the agent against pymodbus
       await vm.remove();
     }
   }, 60_000);
+
+  it.skipIf(!socatAvailable())('writes over RTU on a serial port (a socat pty pair), a bit of a register and a float in CDAB', async () => {
+    const pty = await openPtyPair();
+    try {
+      await slave({ 1: { hr: { 0: [0xff00, 0, 0] } } }, { serial: { port: pty.slave, baudrate: 19200 } });
+      const agent = await agentFor(
+        config(0, {
+          bit: { register: 'holding', address: 0, bit: 0, write: { verify: { after: 0 } } },
+          temp: { register: 'holding', address: 1, type: 'float32', order: 'CDAB', decimals: 2, write: { min: -50, max: 150, verify: { after: 0 } } },
+        }, { connection: { protocol: 'rtu', path: pty.master, baudRate: 19200, timeout: '500ms' } }),
+      );
+      expect(await agent.writes.execute({ device: 'pump', point: 'bit', value: 'on', by: 't', origin: 'local' })).toMatchObject({ outcome: 'verified', raw: [0xff01], previous: false, readback: true });
+      expect(await agent.writes.execute({ device: 'pump', point: 'temp', value: 21.75, by: 't', origin: 'local' })).toMatchObject({ outcome: 'verified', readback: 21.75, raw: [0, 0x41ae] });
+    } finally {
+      for (const a of agents.splice(0)) await a.stop();
+      await pty.close();
+    }
+  }, 30_000);
 });
