@@ -60,6 +60,13 @@ module.exports = {
       to: { path: '^agent/(pipeline|delivery|alerts|ops|central)/' },
     },
     {
+      name: 'writes-below-the-ways-in',
+      severity: 'error',
+      comment: 'agent/writes executes writes (guard, device queue, read-back, audit); the CLI queue and agent/central call it, it never imports them, ops or delivery.',
+      from: { path: room('writes') },
+      to: { path: '^agent/(delivery|alerts|ops|central|commands)/' },
+    },
+    {
       name: 'ops-and-central-read-not-run-commands',
       severity: 'error',
       comment: 'agent/ops and agent/central read the running agent; the operator commands are the CLI\'s.',

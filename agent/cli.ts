@@ -12,8 +12,11 @@ import type { BootConfig } from '../config/config-state.js';
 import type { Agent } from './agent.js';
 import type { Logger } from './logger.js';
 import { packageRoot, packageVersion } from './ops/http-static.js';
+import { COMMANDS_HELP, WRITE_HELP } from './commands/write-help.js';
 
 const HELP: Record<string, string> = {
+  write: WRITE_HELP,
+  commands: COMMANDS_HELP,
   main: `edge-agent — reads Modbus devices, transforms and buffers readings, forwards them to InfluxDB and PostgreSQL.
 
 Usage: edge-agent <command> [options]
@@ -23,6 +26,8 @@ Commands:
   validate   check a configuration file and list every error with its path
   buffer     the store-and-forward buffer: stats (how far behind each sink is), dead-letters, replay
   alerts     local alerts: list (the active ones), ack ID
+  write      write a value to a device point through the running agent, read back and audited
+  commands   the write audit: list
   probe      look at one device for commissioning: probe modbus, serial, mqtt (see 'edge-agent probe --help')
   keygen     make the Ed25519 key pair that signs config pushes from central ops
   config     config sign: print a signed config/set payload for central ops to push
@@ -178,6 +183,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   if (command === 'buffer') return bufferSubcommand(positionals.slice(1), values, env);
   if (command === 'alerts') return alertsSubcommand(positionals.slice(1), values, env);
+  if (command === 'write' || command === 'commands') return (await import('./commands/write.js')).writeCli(command, positionals.slice(1), values, env, (m) => usage(m, command));
   if (command === 'keygen') {
     if (positionals.length > 1) return usage(`unexpected argument '${positionals[1]}'`, 'keygen');
     if (values.out === undefined) return usage('missing --out DIR', 'keygen');

@@ -9,7 +9,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { HttpError, InfluxDB, Point as LinePoint, RequestTimedOutError } from '@influxdata/influxdb-client';
-import type { AlertRecord, BufferedPoint, Point } from '../buffer/types.js';
+import type { AlertRecord, CommandRecord, BufferedPoint, Point } from '../buffer/types.js';
 import { clip, messageOf, parseRetryAfter, transportError } from './classify.js';
 import { SinkError, classifyHttpStatus, silentLogger, type Sink, type SinkLogger } from './types.js';
 
@@ -129,6 +129,10 @@ export class InfluxSink implements Sink {
         out.push(alertLine(p, p.alert));
         continue;
       }
+      if (p.command !== undefined) {
+        out.push(commandLine(p, p.command));
+        continue;
+      }
       const v = p.value;
       if (v === null) {
         this.stats.skippedNull++;
@@ -163,6 +167,24 @@ function alertLine(p: Point, a: AlertRecord): LinePoint {
   line.booleanField('active', a.state !== 'cleared').booleanField('acknowledged', a.acknowledgedAt !== null);
   for (const [name, v] of [['value', p.value], ['threshold', a.threshold]] as const) {
     if (typeof v === 'number' && Number.isFinite(v)) line.floatField(name, v);
+    else if (v !== null && typeof v !== 'number') line.stringField(`${name}_text`, String(v));
+  }
+  return line.timestamp(p.ts);
+}
+
+/**
+ * A write's audit event: measurement `commands`, tagged like the point written plus `outcome` and
+ * `origin`, at the time of the outcome. Numbers in float fields, anything else in `_text` fields.
+ */
+function commandLine(p: Point, c: CommandRecord): LinePoint {
+  const line = new LinePoint('commands');
+  for (const k in p.tags) line.tag(k, p.tags[k] as string);
+  line.tag('outcome', c.outcome).tag('origin', c.origin);
+  line.stringField('command_id', c.id).stringField('by', c.by).booleanField('verified', c.outcome === 'verified');
+  if (c.code !== null) line.stringField('code', c.code);
+  for (const [name, v] of [['requested', c.requested], ['previous', c.previous], ['readback', c.readback]] as const) {
+    if (typeof v === 'number' && Number.isFinite(v)) line.floatField(name, v);
+    else if (typeof v === 'boolean') line.floatField(name, v ? 1 : 0);
     else if (v !== null && typeof v !== 'number') line.stringField(`${name}_text`, String(v));
   }
   return line.timestamp(p.ts);

@@ -5,6 +5,7 @@
  */
 
 import { alertsDdl } from './postgres-alerts.js';
+import { commandsDdl } from './postgres-commands.js';
 
 /** A quoted identifier: the schema name comes from config and may hold any character. */
 export function quoteIdent(name: string): string {
@@ -14,7 +15,7 @@ export function quoteIdent(name: string): string {
 /** PostgreSQL silently truncates identifiers longer than this many bytes. */
 export const MAX_IDENT_BYTES = 63;
 
-export const TABLES = ['points', 'gateways', 'devices', 'timeseries_binding', 'timeseries_binding_tag', 'alerts'] as const;
+export const TABLES = ['points', 'gateways', 'devices', 'timeseries_binding', 'timeseries_binding_tag', 'alerts', 'commands'] as const;
 
 /**
  * Idempotent DDL. Run under an advisory lock: concurrent `CREATE … IF NOT EXISTS` from many
@@ -79,7 +80,8 @@ CREATE TABLE IF NOT EXISTS ${s}.timeseries_binding_tag (
   PRIMARY KEY (gateway_id, device_id, point_id, tag_key),
   FOREIGN KEY (gateway_id, device_id, point_id) REFERENCES ${s}.timeseries_binding ON DELETE CASCADE
 );
-${alertsDdl(s)}`;
+${alertsDdl(s)}
+${commandsDdl(s)}`;
 }
 
 /**

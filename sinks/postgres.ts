@@ -12,6 +12,7 @@ import pg from 'pg';
 import type { BufferedPoint, Point } from '../buffer/types.js';
 import { classifyPgError, needsSchema } from './postgres-errors.js';
 import { alertRowsJson, upsertAlerts } from './postgres-alerts.js';
+import { commandRowsJson, insertCommands } from './postgres-commands.js';
 import { pointColumns } from './postgres-rows.js';
 import { MAX_IDENT_BYTES, TABLES, catalogSql, ddl, insertPoints, quoteIdent } from './postgres-sql.js';
 import { syncCatalog } from './postgres-catalog.js';
@@ -51,6 +52,7 @@ export class PostgresSink implements Sink {
   private readonly schema: string;
   private readonly insertSql: string;
   private readonly alertsSql: string;
+  private readonly commandsSql: string;
   private readonly statementTimeoutMs: number;
   private pool: pg.Pool | undefined;
   /** The DDL in flight or done; reset on failure so the next call tries again. */
@@ -67,6 +69,7 @@ export class PostgresSink implements Sink {
     this.schema = quoteIdent(opts.schema);
     this.insertSql = insertPoints(this.schema);
     this.alertsSql = upsertAlerts(this.schema);
+    this.commandsSql = insertCommands(this.schema);
     this.statementTimeoutMs = opts.queryTimeoutMs ?? 30_000;
   }
 
@@ -108,7 +111,8 @@ export class PostgresSink implements Sink {
     if (batch.length === 0) return;
     const pool = this.started();
     const alerts = batch.filter((p) => p.alert !== undefined);
-    const points = alerts.length === 0 ? batch : batch.filter((p) => p.alert === undefined);
+    const commands = batch.filter((p) => p.command !== undefined);
+    const points = alerts.length === 0 && commands.length === 0 ? batch : batch.filter((p) => p.alert === undefined && p.command === undefined);
     const params = points.length === 0 ? undefined : [this.opts.gatewayId, ...pointColumns(points)];
     await this.ensureSchema(pool);
     try {
@@ -117,6 +121,7 @@ export class PostgresSink implements Sink {
       const res = await inTransaction(pool, this.statementTimeoutMs, async (client) => {
         const inserted = params === undefined ? undefined : await client.query(this.insertSql, params);
         if (alerts.length > 0) await client.query(this.alertsSql, [this.opts.gatewayId, alertRowsJson(alerts)]);
+        if (commands.length > 0) await client.query(this.commandsSql, [this.opts.gatewayId, commandRowsJson(commands)]);
         return inserted;
       });
       this.stats.sent += batch.length;

@@ -7,7 +7,7 @@
  * without trusting its own clock.
  */
 import type { BrokerStats } from '../../broker/broker.js';
-import type { BufferStats, Point, Quality, Value } from '../../buffer/types.js';
+import type { BufferStats, Point, Quality, Value, CommandRecord } from '../../buffer/types.js';
 import { formatDuration } from '../../config/duration.js';
 import type { AgentConfig, ResolvedDevice } from '../../config/types.js';
 import { planRequests } from '../../drivers/modbus/plan.js';
@@ -43,6 +43,8 @@ export interface AgentView {
   deliveryCounters(): DeliveryCounters | undefined;
   /** The local history (GET /history) while it runs; absent or undefined when off. */
   readonly history?: HistoryRecorder | undefined;
+  /** Writes to devices (agent/writes): the newest attempts from the audit; absent where nothing writes. */
+  readonly writes?: { recent(limit: number): readonly WriteStatus[] } | undefined;
   /** The ops link (agent/central) while it runs; absent or undefined otherwise. */
   readonly centralLink?: { status(): CentralStatus } | undefined;
   /** The embedded broker and the push devices (MQTT, streaming serial), for their counters. */
@@ -142,7 +144,12 @@ export interface AgentStatus {
   broker: BrokerStats | null;
   /** The HTTP server's connections and refusals of the http limits (filled in by the server itself). */
   http?: HttpStats;
+  /** The last writes to devices, newest first (the status page shows them). */
+  writes: WriteStatus[];
 }
+
+/** One write attempt as the status shows it (buffer/types.ts CommandRecord). */
+export type WriteStatus = Pick<CommandRecord, 'id' | 'device' | 'point' | 'requested' | 'readback' | 'outcome' | 'code' | 'by' | 'origin' | 'requestedAt'>;
 
 export interface StatusOptions {
   view: AgentView;
@@ -182,6 +189,7 @@ export class StatusReader {
       pipeline: { ...view.pipeline.stats },
       central: centralStatus(view),
       broker: brokerStatus(view),
+      writes: (view.writes?.recent(10) ?? []).map((w) => ({ id: w.id, device: w.device, point: w.point, requested: w.requested, readback: w.readback, outcome: w.outcome, code: w.code, by: w.by, origin: w.origin, requestedAt: w.requestedAt })),
     };
   }
 

@@ -8,7 +8,7 @@
  */
 import type { ByteOrder, ModbusPoint } from '../../config/types.js';
 import { modbusPoint, RegisterImage } from './modbus-server.js';
-import type { PymodbusUnit } from './modbus-pymodbus.js';
+import type { PymodbusTables } from './modbus-pymodbus.js';
 import { MODBUS_VECTORS } from './modbus-vectors.js';
 
 const ORDERS: readonly ByteOrder[] = ['ABCD', 'CDAB', 'BADC', 'DCBA'];
@@ -17,13 +17,13 @@ export interface Layout {
   points: ModbusPoint[];
   expected: Map<string, number | boolean>;
   /** address → registers, per table; bits as 0/1. */
-  tables: Required<PymodbusUnit>;
+  tables: Required<PymodbusTables>;
 }
 
 export function knownLayout(): Layout {
   const points: ModbusPoint[] = [];
   const expected = new Map<string, number | boolean>();
-  const tables: Required<PymodbusUnit> = { hr: {}, ir: {}, co: {}, di: {} };
+  const tables: Required<PymodbusTables> = { hr: {}, ir: {}, co: {}, di: {} };
   let hr = 0;
   let ir = 0;
   MODBUS_VECTORS.forEach((v, i) => {
@@ -57,7 +57,7 @@ export function knownLayout(): Layout {
   return { points, expected, tables };
 }
 
-export function imageOf(tables: Required<PymodbusUnit>): RegisterImage {
+export function imageOf(tables: Required<PymodbusTables>): RegisterImage {
   const image = new RegisterImage();
   for (const [a, words] of Object.entries(tables.hr)) image.setWords('holding', Number(a), words);
   for (const [a, words] of Object.entries(tables.ir)) image.setWords('input', Number(a), words);

@@ -6,7 +6,8 @@ Usage: modbus-pymodbus-server.py '<json spec>'
   spec = {"host": "127.0.0.1", "units": {"1": {"hr": {"0": [17142, 59769]}, "ir": {...},
           "co": {"0": [1, 0]}, "di": {...}}}, "framer": "socket" | "rtu",
           "serial": {"port": "/dev/pts/7", "baudrate": 9600, "parity": "N", "stopbits": 1}}
-Addresses are 0-based protocol addresses (zero_mode). Unmapped addresses answer exception 2;
+Addresses are 0-based protocol addresses (zero_mode). Per unit, "frozen": [holding addresses whose
+writes are acknowledged and ignored] and "refuse": [function codes answered with exception 2]. Unmapped addresses answer exception 2;
 an unknown unit id gets no answer at all (pymodbus' framer drops it), so the client times out.
 
 Prints "LISTENING <port>" once the socket listens (port 0 picks a free one; 0 for a serial
@@ -25,14 +26,41 @@ from pymodbus.framer.socket_framer import ModbusSocketFramer
 from pymodbus.server.async_io import ModbusSerialServer, ModbusTcpServer
 
 
-def block(table):
-    return ModbusSparseDataBlock({int(addr): values for addr, values in (table or {}).items()})
+def block(table, frozen=()):
+    return FrozenBlock({int(addr): values for addr, values in (table or {}).items()}, frozen)
+
+
+class FrozenBlock(ModbusSparseDataBlock):
+    """Writes to `frozen` addresses are acknowledged and ignored: a device that keeps its old value."""
+
+    def __init__(self, values, frozen=()):
+        super().__init__(values)
+        self.frozen = set(int(a) for a in frozen)
+
+    def setValues(self, address, values, use_as_default=False):
+        values = values if isinstance(values, list) else [values]
+        kept = [self.getValues(address + i, 1)[0] if (address + i) in self.frozen else v for i, v in enumerate(values)]
+        super().setValues(address, kept, use_as_default)
+
+
+class Slave(ModbusSlaveContext):
+    """`refuse`: function codes answered with exception 2 (e.g. [6]: a device that takes only FC16)."""
+
+    def __init__(self, refuse=(), **kwargs):
+        super().__init__(**kwargs)
+        self.refuse = set(refuse)
+
+    def validate(self, fc_as_hex, address, count=1):
+        if fc_as_hex in self.refuse:
+            return False
+        return super().validate(fc_as_hex, address, count)
 
 
 async def main(spec):
     slaves = {
-        int(unit): ModbusSlaveContext(
-            hr=block(tables.get("hr")),
+        int(unit): Slave(
+            refuse=tables.get("refuse", []),
+            hr=block(tables.get("hr"), tables.get("frozen", [])),
             ir=block(tables.get("ir")),
             co=block(tables.get("co")),
             di=block(tables.get("di")),

@@ -9,12 +9,19 @@ import { fileURLToPath } from 'node:url';
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./modbus-pymodbus-server.py', import.meta.url));
 
+/** The register tables only (the write behaviours below are extra). */
+export type PymodbusTables = Pick<PymodbusUnit, 'hr' | 'ir' | 'co' | 'di'>;
+
 /** Tables by pymodbus' names: hr holding, ir input, co coils, di discrete inputs; address → values. */
 export interface PymodbusUnit {
   hr?: Record<number, number[]>;
   ir?: Record<number, number[]>;
   co?: Record<number, number[]>;
   di?: Record<number, number[]>;
+  /** Holding addresses whose writes are acknowledged and ignored (a device that keeps its old value). */
+  frozen?: number[];
+  /** Function codes answered with exception 2 (e.g. [6]: a device that takes only FC16). */
+  refuse?: number[];
 }
 
 export interface PymodbusServer {

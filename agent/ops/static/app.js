@@ -62,6 +62,32 @@ function badge(kind, text) {
   return h('span', { class: `badge ${kind}` }, text);
 }
 
+function renderWrites(status) {
+  const list = document.getElementById('writes');
+  if (list === null) return;
+  list.replaceChildren();
+  const writes = status.writes ?? [];
+  if (writes.length === 0) {
+    list.append(h('li', { class: 'none' }, 'No writes to devices'));
+    return;
+  }
+  for (const w of writes) {
+    list.append(
+      h(
+        'li',
+        { class: `write ${w.outcome === 'verified' ? 'info' : 'warning'}`, 'data-write': w.id },
+        badge(w.outcome === 'verified' ? 'info' : 'warning', w.outcome),
+        ' ',
+        h('strong', {}, `${w.device} / ${w.point}`),
+        ` = ${String(w.requested)}`,
+        w.readback !== null ? h('span', { class: 'muted' }, ` (read back ${String(w.readback)})`) : null,
+        w.code !== null ? h('span', { class: 'muted' }, ` · ${w.code}`) : null,
+        h('span', { class: 'muted' }, ` · by ${w.by} (${w.origin}) · ${ago(w.requestedAt, status.now)}`),
+      ),
+    );
+  }
+}
+
 function renderAlerts(status) {
   const list = document.getElementById('alerts');
   list.replaceChildren();
@@ -223,6 +249,7 @@ function render(status) {
     `updated ${new Date(status.now).toLocaleTimeString()}`,
   ].join(' · ');
   renderAlerts(status);
+  renderWrites(status);
   const devices = document.getElementById('devices');
   devices.replaceChildren(...status.devices.map((d) => renderDevice(d, status.now)));
   if (status.devices.length === 0) devices.append(h('p', { class: 'muted' }, 'No devices configured.'));
