@@ -12,8 +12,9 @@
  */
 import { build, type Metafile } from 'esbuild';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { cjsNamedExports } from './cjs-named-exports.js';
 import { log } from './exec.js';
 import { NATIVE_MODULES } from './natives.js';
@@ -107,9 +108,16 @@ function copyHostNatives(root: string, dir: string): void {
   }
 }
 
+// Options: --out DIR (default dist-bundle/), --metafile FILE (esbuild's map of inputs and chunks).
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  buildBundle().catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  });
+  const { values } = parseArgs({ options: { out: { type: 'string' }, metafile: { type: 'string' } } });
+  buildBundle(values.out === undefined ? {} : { outDir: resolve(values.out) }).then(
+    ({ metafile }) => {
+      if (values.metafile !== undefined) writeFileSync(values.metafile, JSON.stringify(metafile));
+    },
+    (err: unknown) => {
+      console.error(err instanceof Error ? err.message : err);
+      process.exit(1);
+    },
+  );
 }
