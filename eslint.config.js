@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', '.bench-build/'] },
+  { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', '.bench-build/', 'dist-bundle/', 'release/', '.release-cache/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   // Tool configs in CommonJS (dependency-cruiser reads .cjs).

@@ -32,6 +32,13 @@ command -v make >/dev/null && command -v g++ >/dev/null && command -v python3 >/
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v systemd-analyze >/dev/null && command -v systemd-notify >/dev/null || need+=(systemd)
 command -v shellcheck >/dev/null || need+=(shellcheck)
+# The release test cross-compiles the native modules for arm64 and armhf and runs those builds
+# under qemu-user-static, with the cross libc (libc6-*-cross) as sysroot.
+command -v aarch64-linux-gnu-g++ >/dev/null || need+=(g++-aarch64-linux-gnu)
+command -v arm-linux-gnueabihf-g++ >/dev/null || need+=(g++-arm-linux-gnueabihf)
+[ -d /usr/aarch64-linux-gnu/lib ] || need+=(libc6-arm64-cross)
+[ -d /usr/arm-linux-gnueabihf/lib ] || need+=(libc6-armhf-cross)
+command -v qemu-aarch64-static >/dev/null && command -v qemu-arm-static >/dev/null || need+=(qemu-user-static)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing Debian packages: ${need[*]}"
   as_root apt-get update -qq
