@@ -34,6 +34,7 @@ import { HistoryRecorder } from './pipeline/history.js';
 import { createSinks, toSinkCatalog } from './delivery/sinks.js';
 import { planApply } from './central/apply-plan.js';
 import type { Central } from './central/central.js';
+import type { WriteTarget } from './central/write-target.js';
 import { comeUp, withinDeadline, type ApplyFailure, type ApplyResult } from './central/come-up.js';
 import type { BootConfig } from '../config/config-state.js';
 import type { Env } from '../config/types.js';
@@ -62,7 +63,14 @@ export interface AgentOptions {
    * booted (revision, document, state dir), the environment (pinned keys, `${VAR}` in pushes) and
    * an in-process restart for the `restart` command.
    */
-  central?: { boot: BootConfig; env: Env; restart?: () => void; backoff?: { initialMs: number; maxMs: number } };
+  central?: {
+    boot: BootConfig;
+    env: Env;
+    restart?: () => void;
+    backoff?: { initialMs: number; maxMs: number };
+    /** Executes `points/write` from central (agent/central/write-target.ts); absent, central writes are refused. */
+    writeTarget?: WriteTarget;
+  };
 }
 
 export class Agent {
@@ -456,6 +464,7 @@ export class Agent {
       logger: this.log.child({ component: 'central' }),
       restart: c.restart,
       ...(c.backoff === undefined ? {} : { backoff: c.backoff }),
+      writes: { target: c.writeTarget, nonces: this.buffer?.nonces },
     });
     this.central.start();
   }
