@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { signWriteCommand, WRITE_COMMAND, type WriteCommand, type WriteValue } from '../../config/command-signing.js';
-import { parseDuration } from '../../config/duration.js';
-import { keyFingerprint, readPrivateKey, SigningKeyError } from '../../config/signing.js';
+import { keyFingerprint } from '../../config/signing.js';
+import { expiresFromNow, withPrivateKey } from './keys.js';
 
 export const COMMAND_HELP = `Usage: edge-agent command sign --key PRIVATE_KEY --gateway ID --device D --point P --value V [options]
 
@@ -95,17 +95,8 @@ export function commandCommand(argv: string[], out: Print = console.log, err: Pr
 }
 
 export function signWriteCommandCli(opts: WriteSignOptions, out: Print, err: Print): number {
-  let ms: number;
-  try {
-    ms = parseDuration(opts.expires ?? '5m');
-  } catch (e) {
-    err(`edge-agent: --expires takes a duration from now, e.g. 5m: ${(e as Error).message}`);
-    return 2;
-  }
-  if (ms <= 0) {
-    err('edge-agent: --expires must be longer than 0');
-    return 2;
-  }
+  const expires = expiresFromNow(opts.expires ?? '5m', (opts.now ?? Date.now)(), '5m', err);
+  if (typeof expires === 'number') return expires;
   const value = parseValue(opts.value);
   if (value === undefined) {
     err(`edge-agent: --value ${JSON.stringify(opts.value)} is JSON but not a number, text or true/false`);
@@ -117,25 +108,17 @@ export function signWriteCommandCli(opts: WriteSignOptions, out: Print, err: Pri
     point: opts.point,
     value,
     by: opts.by ?? `ops:${os.userInfo().username}@${os.hostname()}`,
-    expires: new Date((opts.now ?? Date.now)() + ms).toISOString(),
+    expires,
     nonce: (opts.nonce ?? (() => randomBytes(18).toString('base64url')))(),
   };
-  try {
-    const key = readPrivateKey(opts.key);
-    const signature = signWriteCommand(key, command);
-    out(JSON.stringify({ ...command, signature }));
+  return withPrivateKey(opts.key, err, (key) => {
+    out(JSON.stringify({ ...command, signature: signWriteCommand(key, command) }));
     const base = `${opts.prefix ?? 'edge'}/${opts.gateway}`;
     err(`publish on: ${base}/request/${WRITE_COMMAND}`);
     err(`outcome on: ${base}/response/${WRITE_COMMAND}`);
     err(`expires ${command.expires}; signed by ${keyFingerprint(key)}`);
     return 0;
-  } catch (e) {
-    if (e instanceof SigningKeyError || e instanceof TypeError) {
-      err(`edge-agent: ${e.message}`);
-      return 1;
-    }
-    throw e;
-  }
+  });
 }
 
 /** `42.5` → number, `true` → boolean, `running` → text, `"42"` → the text 42; undefined for other JSON. */
