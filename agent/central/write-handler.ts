@@ -12,7 +12,7 @@ import type { Settings } from '../../config/types.js';
 import type { NonceLedger } from '../../buffer/nonces.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
-import { CommandError, failed, ok, transactionOf, type Envelope } from './protocol.js';
+import { Codes, CommandError, failed, ok, transactionOf, type Envelope } from './protocol.js';
 import { checkWriteRequest, readPayload, WriteCodes, type WriteGuardOptions } from './write-request.js';
 import type { WriteOutcome, WriteTarget } from './write-target.js';
 
@@ -48,7 +48,14 @@ export class CentralWrites {
       const why = this.opts.settings.central.allowWrites ? 'this agent has no write executor or buffer' : 'writes from central are off on this gateway (central.allowWrites: false)';
       return failed(new CommandError(WriteCodes.disabled, `${why}; refused`), transactionOf(readPayload(payload).body));
     }
-    const verdict = checkWriteRequest(payload, this.guard);
+    let verdict;
+    try {
+      verdict = checkWriteRequest(payload, this.guard);
+    } catch (err) {
+      // The nonce store failed (disk, a closed buffer): without it a write could run twice; refused.
+      log.error({ err }, 'central write refused: the nonce store cannot be written');
+      return failed(new CommandError(Codes.internal, `cannot record the write's nonce: ${(err as Error).message}; refused`), transactionOf(readPayload(payload).body));
+    }
     if (!verdict.ok) {
       const { request, code, message } = verdict;
       log.warn({ code, device: request.device, point: request.point, by: request.by, key: request.keyFingerprint, transaction: verdict.transaction }, `central write refused: ${message}`);

@@ -152,6 +152,17 @@ describe.skipIf(missing('mosquitto and mosquitto_pub', mosquittoAvailable(), 'De
     });
     expect(target.executed).toHaveLength(2);
 
+    // The same command twice at once: its nonce is claimed before the executor is called, so one runs.
+    target.next = 'verified';
+    const raced = await sign('--value', '41', '--by', 'maria');
+    const from = ops.seen.length;
+    const both = await Promise.all([mosquittoPub({ port: broker.port, topic: TOPIC, message: raced }), mosquittoPub({ port: broker.port, topic: TOPIC, message: raced })]);
+    expect(both.map((r) => r.code)).toEqual([0, 0]);
+    await ops.wait(REPLY, () => ops.seen.slice(from).filter((m) => m.topic === REPLY).length >= 2, 15_000, from);
+    const codes = ops.seen.slice(from).filter((m) => m.topic === REPLY).map((m) => (JSON.parse(m.payload) as Envelope).code);
+    expect(codes.sort()).toEqual(['EDGE_WRITE_REPLAYED', null]);
+    expect(target.executed).toHaveLength(3);
+
     // After a restart on the same buffer file the executed commands are still known.
     await agent.stop();
     const after = new RecordingTarget();
