@@ -38,6 +38,9 @@ import type { WriteTarget } from './central/write-target.js';
 import { comeUp, withinDeadline, type ApplyFailure, type ApplyResult } from './central/come-up.js';
 import type { BootConfig } from '../config/config-state.js';
 import type { Env } from '../config/types.js';
+import { WriteExecutor } from './writes/executor.js';
+import { LocalWriteQueue } from './writes/local-queue.js';
+import { commandAudit } from './writes/audit.js';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -85,6 +88,10 @@ export class Agent {
    * /status, /metrics and the status page read `active()`.
    */
   readonly alerts: AlertEngine;
+  /** Writes to field devices (agent/writes): `execute(req)` and `recordRefusal(req, code, message)`, for the CLI queue and the central link. */
+  readonly writes: WriteExecutor;
+  private readonly localWrites: LocalWriteQueue;
+  private applyingNow = false;
   /** Whether the poll and delivery loops make progress (/health, the systemd watchdog). */
   readonly progress: ProgressMonitor;
   /** The local history (agent/pipeline/history.ts), while the buffer is open and buffer.history.enabled. */
@@ -158,6 +165,16 @@ export class Agent {
       },
     });
     this.pipeline.onTransformed((points) => this.alerts.evaluate(points));
+    this.writes = new WriteExecutor({
+      target: (id) => this.runners.get(id),
+      applying: () => this.applyingNow,
+      process: (device, readings) => void this.pipeline.process(device, readings),
+      audit: () => (this.buffer === undefined ? undefined : commandAudit(this.buffer, () => this.config, this.clockGuard?.guard)),
+      appended: () => this.forwarders.forEach((f) => f.wake()),
+      clock: this.clock,
+      logger: this.log.child({ component: 'writes' }),
+    });
+    this.localWrites = new LocalWriteQueue({ store: () => this.buffer?.commands, writes: this.writes, clock: this.clock, logger: this.log.child({ component: 'writes' }) });
     this.buses = new ModbusBusRegistry({ clock: this.clock, logger: this.log.child({ component: 'modbus-bus' }) });
     this.progress = new ProgressMonitor({
       sources: progressOf(this),
@@ -225,6 +242,9 @@ export class Agent {
       this.alerts.start(bufferAlertStore(buffer, () => this.forwarders.forEach((f) => f.wake()), guard));
       for (const device of this.config.devices) await this.startDevice(device);
       if (!this.opts.polledOnly) await this.push.listen();
+      // Attempts a crash cut short are recorded as interrupted before any new write is taken.
+      this.writes.start();
+      if (!this.opts.polledOnly) this.localWrites.start();
       this.state = 'running';
       await this.startSurface();
       this.log.info(
@@ -247,7 +267,14 @@ export class Agent {
    * `failures` lists those that did not, and the caller rolls back. One apply at a time.
    */
   applyConfig(next: AgentConfig, opts: { timeoutMs: number; check: boolean }): Promise<ApplyResult> {
-    const run = this.applying.then(() => this.applyNow(next, opts));
+    const run = this.applying.then(async () => {
+      this.applyingNow = true;
+      try {
+        return await this.applyNow(next, opts);
+      } finally {
+        this.applyingNow = false;
+      }
+    });
     this.applying = run.catch(() => undefined);
     return run;
   }
@@ -340,6 +367,8 @@ export class Agent {
     const grace = this.opts.stopGraceMs ?? 5000;
     // STOPPING=1 at once; HTTP goes first (the reverse of the start order).
     const toldSystemd = this.watchdog?.stop();
+    this.localWrites.stop();
+    this.writes.stop();
     this.watchdog = undefined;
     if (this.http !== undefined) await this.bounded('http', this.http.stop(), grace);
     this.http = undefined;

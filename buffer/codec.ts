@@ -12,7 +12,7 @@ import type { Quality, Value } from './types.js';
  * `points.vtype`: which column holds `value`. `alert`: an alert event (rows.ts), whose value and
  * alert record are JSON in `value_text`.
  */
-export const VTYPE = { null: 0, number: 1, string: 2, boolean: 3, alert: 4 } as const;
+export const VTYPE = { null: 0, number: 1, string: 2, boolean: 3, alert: 4, command: 5 } as const;
 
 /**
  * `points.rtype`: what `raw` was. `sameAsValue` is the common case of a point with no transform:

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
+import { CommandStore } from './commands.js';
 import { AlertStateStore } from './alert-state.js';
 import { DeadLetterStore, type DeadLetterQuery } from './dead-letters.js';
 import { BufferError } from './errors.js';
@@ -19,6 +20,8 @@ export class BufferInspector {
   private readonly deadLetters: DeadLetterStore;
   /** The alerts the agent holds active, and its ack queue (`edge-agent alerts`); writing needs `write: true`. */
   readonly alertState: AlertStateStore;
+  /** The write audit and the write queue (`edge-agent write`, `edge-agent commands`). */
+  readonly commands: CommandStore;
 
   private constructor(
     private readonly db: Database.Database,
@@ -26,6 +29,7 @@ export class BufferInspector {
   ) {
     this.deadLetters = new DeadLetterStore(db, new SeriesCache(db));
     this.alertState = new AlertStateStore(db);
+    this.commands = new CommandStore(db);
   }
 
   static open(path: string, opts: { write?: boolean; busyTimeoutMs?: number } = {}): BufferInspector {

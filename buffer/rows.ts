@@ -1,7 +1,7 @@
 /** The compact row layout shared by `points` and `dead_letters`, and its mapping to points. */
 import { VTYPE, decodeQuality, decodeRaw, decodeValue, encodeQuality, encodeRaw, encodeValue, type EncodedValue } from './codec.js';
 import type { SeriesCache } from './series.js';
-import type { AlertRecord, BufferedPoint, Point, Value } from './types.js';
+import type { AlertRecord, BufferedPoint, CommandRecord, Point, Value } from './types.js';
 
 /** The columns after seq, in this order, in both tables. */
 export const ROW_COLUMNS = 'series_id, ts, vtype, value, value_text, rtype, raw, raw_text, quality, error';
@@ -25,14 +25,14 @@ export type PointRow = [seq: number, ...row: EncodedRow];
 
 /** Must run inside a write transaction: it may create the series row. */
 export function encodeRow(series: SeriesCache, p: Point): EncodedRow {
-  const v = p.alert === undefined ? encodeValue(p.value) : encodeAlert(p.value, p.alert);
+  const v = encodeTyped(p);
   const r = encodeRaw(p.raw, p.value);
   return [series.idFor(p), p.ts, v.vtype, v.value, v.text, r.rtype, r.raw, r.text, encodeQuality(p.quality), p.error ?? null];
 }
 
 /** encodeRow with the row's seq first: the points insert's parameters, bound as one array (no spread per row on the append path). */
 export function encodeRowAt(series: SeriesCache, p: Point, seq: number): [seq: number, ...EncodedRow] {
-  const v = p.alert === undefined ? encodeValue(p.value) : encodeAlert(p.value, p.alert);
+  const v = encodeTyped(p);
   const r = encodeRaw(p.raw, p.value);
   return [seq, series.idFor(p), p.ts, v.vtype, v.value, v.text, r.rtype, r.raw, r.text, encodeQuality(p.quality), p.error ?? null];
 }
@@ -41,7 +41,8 @@ export function decodeRow(series: SeriesCache, row: PointRow): BufferedPoint {
   const [seq, seriesId, ts, vtype, v, vText, rtype, raw, rawText, quality, error] = row;
   const s = series.get(seriesId);
   const alert = vtype === VTYPE.alert ? decodeAlert(vText) : undefined;
-  const value = alert === undefined ? (vtype === VTYPE.alert ? null : decodeValue(vtype, v, vText)) : alert.value;
+  const command = vtype === VTYPE.command ? decodeCommand(vText) : undefined;
+  const value = alert !== undefined ? alert.value : command !== undefined ? command.value : vtype === VTYPE.alert || vtype === VTYPE.command ? null : decodeValue(vtype, v, vText);
   const p: BufferedPoint = {
     seq,
     deviceId: s.deviceId,
@@ -57,7 +58,24 @@ export function decodeRow(series: SeriesCache, row: PointRow): BufferedPoint {
   if (s.unit !== undefined) p.unit = s.unit;
   if (error !== null) p.error = error;
   if (alert !== undefined) p.alert = alert.alert;
+  if (command !== undefined) p.command = command.command;
   return p;
+}
+
+function encodeTyped(p: Point): EncodedValue {
+  if (p.alert !== undefined) return encodeAlert(p.value, p.alert);
+  if (p.command !== undefined) return { vtype: VTYPE.command, value: null, text: JSON.stringify({ value: p.value, command: p.command }) };
+  return encodeValue(p.value);
+}
+
+/** A write's audit event: as rare as alerts, kept the same way. */
+function decodeCommand(text: string | null): { value: Value | null; command: CommandRecord } | undefined {
+  try {
+    const parsed = JSON.parse(text ?? 'null') as { value?: Value | null; command?: CommandRecord } | null;
+    return parsed?.command === undefined ? undefined : { value: parsed.value ?? null, command: parsed.command };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Alert events are rare: their value and record go as one JSON text rather than new columns. */

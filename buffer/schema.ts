@@ -131,6 +131,33 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX history_age ON history (tier, ts);
   `,
+  // v5: writes to field devices (commands.ts)
+  `
+  -- Every write attempt, refused ones too: pending before anything is sent, then its outcome.
+  CREATE TABLE commands (
+    id           TEXT PRIMARY KEY,
+    device       TEXT NOT NULL,
+    point        TEXT NOT NULL,
+    outcome      TEXT NOT NULL,          -- pending | verified | mismatch | device-exception | timeout | refused | interrupted
+    requested_at INTEGER NOT NULL,
+    done_at      INTEGER,
+    record       TEXT NOT NULL           -- the agent's JSON of the attempt
+  );
+  CREATE INDEX commands_recent ON commands (requested_at);
+  CREATE INDEX commands_pending ON commands (outcome) WHERE outcome = 'pending';
+  -- Writes asked for by \`edge-agent write\`: the running agent takes them and names the attempt.
+  CREATE TABLE write_requests (
+    id         INTEGER PRIMARY KEY,
+    device     TEXT NOT NULL,
+    point      TEXT NOT NULL,
+    value      TEXT NOT NULL,            -- JSON
+    by         TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    done_at    INTEGER,
+    command_id TEXT
+  );
+  CREATE INDEX write_requests_waiting ON write_requests (done_at, id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

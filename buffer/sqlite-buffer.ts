@@ -16,6 +16,8 @@
  */
 import type Database from 'better-sqlite3';
 import { AlertStateStore, type AlertStateRow } from './alert-state.js';
+import { CommandStore } from './commands.js';
+import type { CommandRecord } from './types.js';
 import { DeadLetterStore, type DeadLetterQuery } from './dead-letters.js';
 import { DropReporter, type DropReason } from './drops.js';
 import { BufferError } from './errors.js';
@@ -96,6 +98,8 @@ export class SqliteBuffer {
   readonly recovered: { movedTo: string; reason: string } | undefined;
   /** The alert engine's state and the ack queue (alert-state.ts); state changes go with `append`. */
   readonly alertState: AlertStateStore;
+  /** The audit of writes to devices and the CLI's write queue (commands.ts); outcomes go with `append`. */
+  readonly commands: CommandStore;
   /** The local history (history.ts): per-point min/avg/max buckets, apart from delivery. */
   readonly history: HistoryStore;
   /** Nonces of signed write commands seen (nonces.ts): a replay is refused after a restart too. */
@@ -174,6 +178,7 @@ export class SqliteBuffer {
       this.deadLetters = new DeadLetterStore(db, this.series, opts.maxDeadLetters ?? Math.max(10_000, Math.floor(this.opts.maxRows / 10)));
       this.holds = new HoldStore(db);
       this.alertState = new AlertStateStore(db);
+      this.commands = new CommandStore(db);
       this.history = new HistoryStore(db, opts.historyMaxRows ?? 1_000_000);
       this.nonces = new NonceStore(db);
       this.st = {
@@ -212,10 +217,11 @@ export class SqliteBuffer {
    * With `alertState`, those rows are written in the same transaction (alert events and the state
    * they lead to); when the points themselves are dropped, the state is still written.
    */
-  append(points: readonly Point[], opts: { hold?: HoldTag; alertState?: readonly AlertStateRow[] } = {}): number {
+  append(points: readonly Point[], opts: { hold?: HoldTag; alertState?: readonly AlertStateRow[]; commands?: readonly CommandRecord[] } = {}): number {
     this.assertOpen();
     if (points.length === 0) {
       if (opts.alertState !== undefined) this.transact(() => this.alertState.write(opts.alertState ?? [], this.now()));
+      if (opts.commands !== undefined) this.transact(() => this.commands.write(opts.commands ?? []));
       return this.lastSeq;
     }
     const state = opts.alertState;
@@ -223,6 +229,7 @@ export class SqliteBuffer {
       this.dropped(reason, rows);
       try {
         if (state !== undefined) this.transact(() => this.alertState.write(state, this.now()));
+        if (opts.commands !== undefined) this.transact(() => this.commands.write(opts.commands ?? []));
       } catch (err) {
         this.log.error({ code: 'EDGE_BUFFER_WRITE_FAILED', err: (err as Error).message }, 'alert state could not be saved; the running agent keeps it until the next change');
       }
@@ -235,6 +242,7 @@ export class SqliteBuffer {
         this.transact(() => {
           stored = this.appendNow(points, opts.hold, extra);
           if (state !== undefined) this.alertState.write(state, this.now());
+          if (opts.commands !== undefined) this.commands.write(opts.commands);
         });
         this.appended += stored;
         if (this.diskFull) {

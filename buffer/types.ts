@@ -24,6 +24,29 @@ export interface Point {
    * it to their alert table / measurement instead of the point series.
    */
   alert?: AlertRecord;
+  /** Set on a write's audit event (agent/commands): sinks write it to their commands table / measurement. */
+  command?: CommandRecord;
+}
+
+/** One write attempt to a field device, as the audit and the sinks keep it. */
+export interface CommandRecord {
+  id: string;
+  device: string;
+  point: string;
+  requested: Value;
+  /** Registers (wire order) or coils written; null when nothing was. */
+  raw: number[] | boolean[] | null;
+  previous: Value | null;
+  readback: Value | null;
+  outcome: 'pending' | 'verified' | 'mismatch' | 'device-exception' | 'timeout' | 'refused' | 'interrupted';
+  code: string | null;
+  message: string | null;
+  by: string;
+  origin: 'local' | 'central';
+  keyFingerprint: string | null;
+  requestId: string | null;
+  requestedAt: number;
+  doneAt: number | null;
 }
 
 /**

@@ -6,21 +6,15 @@
 import { z } from 'zod';
 import { alertRules } from './alerts.js';
 import { brokerSettings } from './broker.js';
-import { parseDuration } from './duration.js';
+import { duration } from './duration-schema.js';
 import { topicPatternProblem } from './topic-pattern.js';
+import { writeSettings } from './write.js';
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
 const id = (what: string) =>
   z.string().regex(ID_PATTERN, `${what} must start with a letter or digit and hold only letters, digits, '_', '.', ':' or '-'`);
 
-export const duration = z.union([z.string(), z.number()]).transform((v, ctx): number => {
-  try {
-    return parseDuration(v);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+export { duration };
 
 /** Tag values are strings on the wire; numbers and booleans written in YAML are stringified. */
 export const tags = z.record(
@@ -86,6 +80,8 @@ export const pointSettings = z.strictObject({
   maxSilence: duration.optional(),
   // local alert rules (config/alerts.ts); merged with a template's by rule id
   alerts: alertRules.optional(),
+  // writable (config/write.ts): Modbus holding registers and coils only; merged key by key
+  write: writeSettings.optional(),
 });
 export type PointSettings = z.infer<typeof pointSettings>;
 

@@ -6,6 +6,7 @@
  */
 import { mergeAlertRules } from './alerts.js';
 import type { PointSettings } from './catalog.js';
+import { mergeWrite } from './write.js';
 
 const MERGED_MAPS = ['tags'] as const;
 
@@ -22,5 +23,7 @@ export function mergePoint(base: PointSettings | undefined, override: PointSetti
   }
   const alerts = mergeAlertRules(base?.alerts, override?.alerts);
   if (alerts !== undefined) merged.alerts = alerts;
+  const write = mergeWrite(base?.write, override?.write);
+  if (write !== undefined) merged.write = write;
   return merged as PointSettings;
 }

@@ -110,7 +110,9 @@ export function resolveFieldPoint(
 function withOrigin(found: ConfigIssue[], origin: FieldPointOrigin, kind: string): ConfigIssue[] {
   for (const issue of found) {
     // Modbus keys on a serial point, say: the template may have been written for another driver.
-    if (issue.message === 'unknown key') issue.message = `not ${kind} point key`;
+    if (issue.message === 'unknown key' && /(^|\.)write$/.test(issue.path)) {
+      issue.message = `${kind} point cannot be written: only Modbus holding registers and coils take writes`;
+    } else if (issue.message === 'unknown key') issue.message = `not ${kind} point key`;
     if (issue.message.startsWith('required') && origin.template !== undefined) {
       issue.message = issue.message.replace(/^required/, `required, set neither by template "${origin.template}" nor by this device`);
     }

@@ -11,6 +11,7 @@ import { PathSet, childPath, formatPath, fromZod, zodMessage, type PathSegment }
 import { mergePoint } from './merge.js';
 import { applyModbusPointDefaults, modbusBusIssues, modbusDeviceExtras, modbusPointIssues } from './modbus.js';
 import { resolveSchedule } from './schedule.js';
+import { resolveWrite } from './write.js';
 import { reservedTagIssues } from './tags.js';
 import { isFieldDraft, rejectForeignKeys, resolveFieldDevice, resolveFieldPoint, unscheduled } from './resolve-fields.js';
 import type { ConfigIssue, ModbusPoint, MqttPoint, ResolvedDevice, ResolvedPoint, SerialPoint, Settings } from './types.js';
@@ -213,8 +214,13 @@ function resolvePoint(
     issues.push({ path: formatPath([...origin.at, 'min']), message: `must not be above max (${p.min} > ${p.max})` });
   }
   if (issues.length > before) return undefined;
-  const { maxSilence, ...rest } = p;
-  return { ...rest, ...(maxSilence === undefined ? {} : { maxSilenceMs: maxSilence }) };
+  const { maxSilence, write: writeSettings, ...rest } = p;
+  const judged = { ...rest, ...(maxSilence === undefined ? {} : { maxSilenceMs: maxSilence }) };
+  if (writeSettings === undefined) return judged;
+  // Reported where the block was written: the device's override, else the template's point.
+  const { write, issues: writeIssues } = resolveWrite(writeSettings, judged, fromDevice?.write !== undefined ? origin.at : origin.templateAt);
+  issues.push(...writeIssues);
+  return write === undefined ? undefined : { ...judged, write };
 }
 
 function customTags(settings: Settings, template: TemplateDraft | undefined, draft: DeviceDraft): Record<string, string> {

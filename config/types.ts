@@ -4,6 +4,7 @@ import type { BYTE_ORDERS, MODBUS_TYPES, REGISTERS, VALUE_TYPES } from './catalo
 import type { BrokerSettings } from './broker.js';
 import type { AlertRule } from './alerts.js';
 import type { ConfigIssue } from './issues.js';
+import type { PointWrite } from './write.js';
 
 export type { AlertRule } from './alerts.js';
 
@@ -55,7 +56,11 @@ export interface ModbusPoint extends PointBase {
   bit?: number;
   /** `int8`/`uint8` only: which byte of the register (high = the first on the wire). */
   byte?: 'high' | 'low';
+  /** Present when the point may be written (config/write.ts). */
+  write?: PointWrite;
 }
+
+export type { PointWrite } from './write.js';
 
 export type Schedule = { kind: 'every'; everyMs: number } | { kind: 'cron'; cron: string };
 

@@ -61,3 +61,29 @@ export const DeviceErrors = {
   /** Followed by the Modbus exception code, e.g. EDGE_MODBUS_EXCEPTION_2 (illegal data address). */
   modbusException: 'EDGE_MODBUS_EXCEPTION',
 } as const;
+
+/**
+ * A write to one point, in raw units (the agent has already inverted scale/offset and mapped
+ * states). A driver that can write implements WritableDriver; it never knows who asked.
+ */
+export interface WriteOrder<P = unknown> {
+  point: P;
+  raw: number | boolean;
+  /** auto: the single-item function for one register or coil, else the multiple one. */
+  functionCode: 'auto' | 'single' | 'multiple';
+}
+
+export type WriteResult =
+  /** Sent and acknowledged by the device. `written`: registers (wire order) or coils; `previous`: what the device held before. */
+  | { status: 'written'; written: number[] | boolean[]; previous: Reading; fc: number }
+  /** Not acknowledged. `sent`: whether a write frame went out (a timeout after sending); `previous` when it was read. */
+  | { status: 'failed'; code: string; detail: string; sent: boolean; previous?: Reading; written?: number[] | boolean[]; fc?: number };
+
+export interface WritableDriver<P = unknown> {
+  /** Never rejects for a device fault: the result says what happened. Queued like a poll. */
+  write(order: WriteOrder<P>, signal: AbortSignal): Promise<WriteResult>;
+}
+
+export function isWritable(d: object): d is WritableDriver {
+  return typeof (d as Partial<WritableDriver>).write === 'function';
+}

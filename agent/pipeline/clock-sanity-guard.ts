@@ -13,7 +13,7 @@
  */
 import type { AlertStateRow } from '../../buffer/alert-state.js';
 import type { HoldRelease, HoldTag } from '../../buffer/holds.js';
-import type { Hold, Point } from '../../buffer/types.js';
+import type { CommandRecord, Hold, Point } from '../../buffer/types.js';
 import type { Clock } from '../clock.js';
 import type { ClockSanity, ClockVerdict } from './clock-sanity.js';
 import type { Logger } from '../logger.js';
@@ -23,7 +23,7 @@ export const CLOCK_UNTRUSTED = 'EDGE_CLOCK_UNTRUSTED';
 const UNCERTAIN = 2;
 
 export interface HoldingBuffer {
-  append(points: readonly Point[], opts?: { hold?: HoldTag; alertState?: readonly AlertStateRow[] }): number;
+  append(points: readonly Point[], opts?: { hold?: HoldTag; alertState?: readonly AlertStateRow[]; commands?: readonly CommandRecord[] }): number;
   holdList(): Hold[];
   releaseHold(hold: Hold, how: HoldRelease): number;
 }
@@ -58,7 +58,7 @@ export class ClockGuard {
    * `alertState` (alert events' state rows) is written in the same transaction, whatever the clock.
    * `verdict`: the clock as it was when the points were read (a deferred commit); default: now.
    */
-  append(points: readonly Point[], extra: { alertState?: readonly AlertStateRow[] } = {}, verdict?: ClockVerdict): number {
+  append(points: readonly Point[], extra: { alertState?: readonly AlertStateRow[]; commands?: readonly CommandRecord[] } = {}, verdict?: ClockVerdict): number {
     const v = verdict ?? this.check();
     if (v.trusted) return this.opts.buffer.append(points, extra);
     if (this.opts.mode === 'flag') {

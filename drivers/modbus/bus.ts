@@ -21,7 +21,7 @@ import { BusQueueFullError, ConnectionLostError, DeadlineError, LinkBackoffError
 import { createLink, describeLink, type ByteLink, type LinkSettings } from './link.js';
 import type { ReadRequest } from './plan.js';
 import type { RequestResult } from './read-cycle.js';
-import { charTimeMs, encodeReadRequest, interFrameMs, parseReadAnswer, responseLength } from './rtu-frame.js';
+import { charTimeMs, encodeReadRequest, encodeWriteRequest, interFrameMs, parseReadAnswer, parseWriteAnswer, responseLength, WRITE_ANSWER_BYTES, type WriteFunction } from './rtu-frame.js';
 
 /** Requests that may wait for a bus, by default: one per device polls at a time, so this is plenty. */
 export const DEFAULT_MAX_QUEUE = 64;
@@ -43,6 +43,21 @@ export interface BusRequest {
   timeoutMs: number;
   /** `low` waits until no `normal` request does (slaves that recently failed to answer). */
   priority?: Priority;
+}
+
+/** One write on the bus: the function, the first address and the registers or coils to write (wire order). */
+export interface BusWrite {
+  unitId: number;
+  fc: WriteFunction;
+  address: number;
+  data: readonly number[] | readonly boolean[];
+  timeoutMs: number;
+}
+
+/** What a session may send: reads and writes, one after the other, nobody else's in between. */
+export interface BusSession {
+  read(req: BusRequest): Promise<RequestResult>;
+  write(req: BusWrite): Promise<void>;
 }
 
 export interface BusStats {
@@ -113,7 +128,31 @@ export class ModbusBus {
    * RequestAbortedError or ConnectionLostError (the bus closed).
    */
   read(req: BusRequest, signal: AbortSignal): Promise<RequestResult> {
-    return this.queue.run(() => this.transact(req, signal), { priority: req.priority ?? 'normal', signal }).catch((err: unknown) => {
+    return this.session((s) => s.read(req), { priority: req.priority ?? 'normal', signal });
+  }
+
+  /**
+   * Runs `fn` with the bus to itself: requests sent through the session go out one after the
+   * other with no other slave's frame in between (a read-modify-write of one bit of a register,
+   * a write and its previous value). Rejects like `read`.
+   */
+  session<T>(fn: (s: BusSession) => Promise<T>, opts: { priority?: Priority; signal: AbortSignal }): Promise<T> {
+    const { signal } = opts;
+    const s: BusSession = {
+      read: (req) => {
+        const { unitId, request } = req;
+        const frame = encodeReadRequest(unitId, request.register, request.address, request.count);
+        return this.transact(req, frame, responseLength(request.register, request.count), (rx) => parseReadAnswer(rx, { unitId, register: request.register, count: request.count }), signal);
+      },
+      write: async (req) => {
+        const frame = encodeWriteRequest(req.unitId, req.fc, req.address, req.data);
+        await this.transact(req, frame, WRITE_ANSWER_BYTES, (rx) => {
+          const a = parseWriteAnswer(rx, frame);
+          return a.status === 'ok' ? { status: 'ok', result: undefined } : a;
+        }, signal);
+      },
+    };
+    return this.queue.run(() => fn(s), { priority: opts.priority ?? 'normal', signal }).catch((err: unknown) => {
       if (err instanceof QueueFullError) {
         if (this.queue.stats.refused === 1 || this.queue.stats.refused % 100 === 0) {
           this.log.warn({ bus: this.description, refused: this.queue.stats.refused, maxQueue: this.queue.maxWaiting }, 'modbus bus queue full; requests refused');
@@ -146,19 +185,24 @@ export class ModbusBus {
     await link?.close();
   }
 
-  private async transact(req: BusRequest, signal: AbortSignal): Promise<RequestResult> {
+  private async transact<R>(
+    req: { unitId: number; timeoutMs: number },
+    frame: Buffer,
+    answerBytes: number,
+    parse: (rx: Buffer) => { status: 'incomplete' } | { status: 'ok'; result: R } | { status: 'exception'; code: number } | { status: 'garbled'; detail: string },
+    signal: AbortSignal,
+  ): Promise<R> {
     if (this.closed) throw new ConnectionLostError(`bus ${this.description} closed`);
     if (signal.aborted) throw new RequestAbortedError('aborted before the request was sent');
     const link = await this.ensureLink();
     await this.quiet(signal);
     // The link may have failed (or the bus closed) while the line settled.
     if (this.link !== link) throw this.closed ? new ConnectionLostError(`bus ${this.description} closed`) : new LinkError(`${this.description} was lost`);
-    const { unitId, request, timeoutMs } = req;
-    const frame = encodeReadRequest(unitId, request.register, request.address, request.count);
+    const { unitId, timeoutMs } = req;
     // The answer's own bytes take time on a slow line: a timeout means the slave's think time.
-    const wireMs = Math.ceil((frame.length + responseLength(request.register, request.count)) * this.charMs);
+    const wireMs = Math.ceil((frame.length + answerBytes) * this.charMs);
     this.rx = Buffer.alloc(0);
-    return new Promise<RequestResult>((resolve, reject) => {
+    return new Promise<R>((resolve, reject) => {
       const settle = (fn: () => void) => {
         if (this.current !== txn) return;
         this.current = undefined;
@@ -169,7 +213,7 @@ export class ModbusBus {
       };
       const txn = {
         onData: () => {
-          const answer = parseReadAnswer(this.rx, { unitId, register: request.register, count: request.count });
+          const answer = parse(this.rx);
           if (answer.status === 'ok') settle(() => resolve(answer.result));
           else if (answer.status === 'exception') settle(() => reject(new ModbusExceptionError(answer.code)));
           else if (answer.status === 'garbled') settle(() => reject(new ProtocolError(`${answer.detail} in the answer of unit ${unitId}`)));

@@ -66,6 +66,23 @@ export class ModbusConnection {
     return { kind: 'registers', words: res.data };
   }
 
+  /** FC5/FC6/FC15/FC16; an exception response rejects with modbus-serial's error (its `modbusCode`). */
+  async write(fc: 5 | 6 | 15 | 16, address: number, data: readonly number[] | readonly boolean[], signal: AbortSignal): Promise<void> {
+    const c = this.client;
+    await this.guard<unknown>(() => {
+      switch (fc) {
+        case 5:
+          return c.writeCoil(address, data[0] === true);
+        case 15:
+          return c.writeCoils(address, data.map((b) => b === true));
+        case 6:
+          return c.writeRegister(address, Number(data[0]));
+        case 16:
+          return c.writeRegisters(address, data.map(Number));
+      }
+    }, signal);
+  }
+
   /** Closes the socket at once and fails anything outstanding. Idempotent. */
   destroy(): void {
     this.markLost(new ConnectionLostError('connection closed by the driver'));

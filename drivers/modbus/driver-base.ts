@@ -4,8 +4,8 @@
  * remembered across polls), back-off bookkeeping, and exception responses logged once per request
  * rather than every poll. Each transport says only how requests reach the device (`sendRequests`).
  */
-import type { ModbusDevice, ResolvedPoint } from '../../config/types.js';
-import type { PolledDriver, Reading } from '../types.js';
+import type { ModbusDevice, ModbusPoint, ResolvedPoint } from '../../config/types.js';
+import type { PolledDriver, Reading, WritableDriver, WriteOrder, WriteResult } from '../types.js';
 import { ReconnectBackoff, type BackoffOptions } from './backoff.js';
 import { CutMemory, modbusPoints } from './cut-memory.js';
 import { silentLogger, systemClock, type DriverClock, type DriverLogger } from './deps.js';
@@ -19,7 +19,7 @@ interface Fault {
   detail: string;
 }
 
-export abstract class ModbusDriverBase<D extends ModbusDevice, F extends Fault> implements PolledDriver {
+export abstract class ModbusDriverBase<D extends ModbusDevice, F extends Fault> implements PolledDriver, WritableDriver<ModbusPoint> {
   protected readonly device: D;
   protected readonly clock: DriverClock;
   protected readonly log: DriverLogger;
@@ -64,6 +64,27 @@ export abstract class ModbusDriverBase<D extends ModbusDevice, F extends Fault> 
       return points.map((p) => badReading(p, now, ModbusErrors.protocol, String(err)));
     });
   }
+
+  /**
+   * Writes one point: queued behind the poll in flight like another poll, never interleaved with
+   * one. Never rejects; a fault is the result's code. Nothing here knows who asked.
+   */
+  write(order: WriteOrder<ModbusPoint>, signal: AbortSignal): Promise<WriteResult> {
+    return this.exclusive(async () => {
+      const { signal: linked, release } = linkSignals(signal, this.lifetime.signal);
+      try {
+        return await this.writeNow(order, linked);
+      } finally {
+        release();
+      }
+    }).catch((err: unknown): WriteResult => {
+      this.log.error({ err }, 'modbus write failed unexpectedly');
+      return { status: 'failed', code: ModbusErrors.protocol, detail: String(err), sent: false };
+    });
+  }
+
+  /** Runs write-cycle.ts's runWrite over the transport, inside the driver's queue. */
+  protected abstract writeNow(order: WriteOrder<ModbusPoint>, signal: AbortSignal): Promise<WriteResult>;
 
   /** Sends the cycle's requests (cycle.next() until done), marking each answer or fault. */
   protected abstract sendRequests(cycle: ReadCycle, signal: AbortSignal): Promise<void>;

@@ -9,7 +9,9 @@
  * waits behind the healthy slaves' requests (low priority on the bus). Any answer, even an
  * exception, ends the back-off.
  */
-import type { ModbusDevice } from '../../config/types.js';
+import type { ModbusDevice, ModbusPoint } from '../../config/types.js';
+import type { WriteOrder, WriteResult } from '../types.js';
+import { runWrite } from './write-cycle.js';
 import type { BackoffOptions } from './backoff.js';
 import type { BusLease, ModbusBusRegistry, RtuConnection } from './bus-registry.js';
 import type { DriverClock, DriverLogger } from './deps.js';
@@ -99,6 +101,31 @@ export class ModbusRtuDriver extends ModbusDriverBase<ModbusRtuDevice, BusFault>
         return cycle.failRest(notSentAfter(f));
       }
     }
+  }
+
+  protected async writeNow(order: WriteOrder<ModbusPoint>, signal: AbortSignal): Promise<WriteResult> {
+    const gate = this.gate(signal);
+    if (gate !== undefined) return { status: 'failed', code: gate.code, detail: gate.detail, sent: false };
+    const bus = this.joinBus();
+    const { unitId, timeout } = this.device.connection;
+    const fault = (err: unknown) => {
+      const f = classifyBusError(err);
+      if (f.slaveSilent) this.slaveSilent(f);
+      else if (!f.endsPoll) this.noteAlive({ unitId });
+      return { code: f.code, detail: f.detail };
+    };
+    // One bus slot for the read and the write: a bit's read-modify-write holds the bus lock.
+    return bus
+      .session(
+        (s) =>
+          runWrite(order, {
+            read: (request) => s.read({ unitId, request, timeoutMs: timeout }),
+            write: (fc, address, data) => s.write({ unitId, fc, address, data, timeoutMs: timeout }),
+            fault,
+          }, this.clock),
+        { signal },
+      )
+      .catch((err: unknown): WriteResult => ({ status: 'failed', ...fault(err), sent: false }));
   }
 
   /** Why nothing may be sent for this poll, if anything. */

@@ -129,3 +129,69 @@ export function charTimeMs(line: LineSettings): number {
 export function interFrameMs(line: LineSettings): number {
   return line.baudRate > 19200 ? 1.75 : 3.5 * charTimeMs(line);
 }
+
+/** The write functions: FC5 one coil, FC6 one register, FC15 coils, FC16 registers. */
+export type WriteFunction = 5 | 6 | 15 | 16;
+
+/**
+ * A write request frame. FC5/FC6 carry the one value (a coil as 0xFF00 / 0x0000); FC15/FC16 the
+ * quantity, a byte count and the data (coils packed least significant bit first).
+ */
+export function encodeWriteRequest(unitId: number, fc: WriteFunction, address: number, data: readonly number[] | readonly boolean[]): Buffer {
+  let body: Buffer;
+  if (fc === 5 || fc === 6) {
+    body = Buffer.alloc(4);
+    body.writeUInt16BE(address, 0);
+    const v = data[0];
+    body.writeUInt16BE(fc === 5 ? (v === true ? 0xff00 : 0) : Number(v) & 0xffff, 2);
+  } else {
+    const bytes = fc === 15 ? Math.ceil(data.length / 8) : data.length * 2;
+    body = Buffer.alloc(5 + bytes);
+    body.writeUInt16BE(address, 0);
+    body.writeUInt16BE(data.length, 2);
+    body.writeUInt8(bytes, 4);
+    data.forEach((v, i) => {
+      if (fc === 15) body[5 + (i >> 3)] = (body[5 + (i >> 3)] as number) | ((v === true ? 1 : 0) << (i & 7));
+      else body.writeUInt16BE(Number(v) & 0xffff, 5 + 2 * i);
+    });
+  }
+  const frame = Buffer.alloc(2 + body.length + 2);
+  frame.writeUInt8(unitId, 0);
+  frame.writeUInt8(fc, 1);
+  body.copy(frame, 2);
+  frame.writeUInt16LE(crc16(frame, 0, frame.length - 2), frame.length - 2);
+  return frame;
+}
+
+/** Every normal answer to a write is 8 bytes: unit, function, and the request's first four data bytes echoed. */
+export const WRITE_ANSWER_BYTES = 8;
+
+/** Looks for the answer to the write `request` (a frame from encodeWriteRequest), as parseReadAnswer does for reads. */
+export function parseWriteAnswer(bytes: Uint8Array, request: Uint8Array): { status: 'incomplete' } | { status: 'ok' } | { status: 'exception'; code: number } | { status: 'garbled'; detail: string } {
+  const unitId = request[0];
+  const fc = request[1] as number;
+  let waiting = false;
+  let garbled: string | undefined;
+  for (let i = 0; i + 1 < bytes.length; i++) {
+    if (bytes[i] !== unitId) continue;
+    const code = bytes[i + 1];
+    if (code === (fc | 0x80)) {
+      if (bytes.length < i + 5) waiting = true;
+      else if (crcOk(bytes, i, i + 5)) return { status: 'exception', code: bytes[i + 2] as number };
+      else garbled ??= 'CRC error in an exception response';
+      continue;
+    }
+    if (code !== fc) continue;
+    if (bytes.length < i + WRITE_ANSWER_BYTES) {
+      waiting = true;
+      continue;
+    }
+    let echoed = true;
+    for (let k = 2; k < 6; k++) if (bytes[i + k] !== request[k]) echoed = false;
+    if (!echoed) continue;
+    if (crcOk(bytes, i, i + WRITE_ANSWER_BYTES)) return { status: 'ok' };
+    garbled ??= 'CRC error';
+  }
+  if (waiting || garbled === undefined) return { status: 'incomplete' };
+  return { status: 'garbled', detail: garbled };
+}

@@ -7,13 +7,15 @@
  * away and, until the back-off delay has passed, polls answer at once with EDGE_DEVICE_BACKOFF
  * instead of piling connection attempts on a device (or a radio link) that is already struggling.
  */
-import type { ModbusTcpDevice } from '../../config/types.js';
+import type { ModbusPoint, ModbusTcpDevice } from '../../config/types.js';
 import type { BackoffOptions } from './backoff.js';
 import { ModbusConnection } from './connection.js';
 import type { DriverClock, DriverLogger } from './deps.js';
 import { ModbusDriverBase } from './driver-base.js';
 import { classifyError, ModbusErrors, type DeviceFault } from './errors.js';
 import { abortedFault, notSentAfter, type ReadCycle } from './read-cycle.js';
+import { runWrite } from './write-cycle.js';
+import type { WriteOrder, WriteResult } from '../types.js';
 
 export interface ModbusTcpDriverOptions {
   device: ModbusTcpDevice;
@@ -86,6 +88,30 @@ export class ModbusTcpDriver extends ModbusDriverBase<ModbusTcpDevice, DeviceFau
         if (!cycle.exception(request, f)) this.onException(request, f);
       }
     }
+  }
+
+  protected async writeNow(order: WriteOrder<ModbusPoint>, signal: AbortSignal): Promise<WriteResult> {
+    const gate = this.gate(signal);
+    if (gate !== undefined) return { status: 'failed', code: gate.code, detail: gate.detail, sent: false };
+    const c = await this.connection(signal);
+    if (!(c instanceof ModbusConnection)) return { status: 'failed', code: c.code, detail: c.detail, sent: false };
+    return runWrite(order, {
+      read: async (request) => {
+        const r = await c.read(request, signal);
+        this.noteAlive();
+        return r;
+      },
+      write: async (fc, address, data) => {
+        await c.write(fc, address, data, signal);
+        this.noteAlive();
+      },
+      fault: (err) => {
+        const f = classifyError(err);
+        if (f.dropConnection) this.fail(f);
+        else this.noteAlive();
+        return { code: f.code, detail: f.detail };
+      },
+    }, this.clock);
   }
 
   /** Why no request may go out right now, if any. */
