@@ -71,7 +71,7 @@ export interface AgentOptions {
     env: Env;
     restart?: () => void;
     backoff?: { initialMs: number; maxMs: number };
-    /** Executes `points/write` from central (agent/central/write-target.ts); absent, central writes are refused. */
+    /** Executes `points/write` from central (agent/central/write-target.ts); default: the agent's own executor (`writes`). */
     writeTarget?: WriteTarget;
   };
 }
@@ -493,7 +493,8 @@ export class Agent {
       logger: this.log.child({ component: 'central' }),
       restart: c.restart,
       ...(c.backoff === undefined ? {} : { backoff: c.backoff }),
-      writes: { target: c.writeTarget, nonces: this.buffer?.nonces },
+      // Central checks the signature, expiry and nonce; the executor the limits, rate, device and audit.
+      writes: { target: c.writeTarget ?? this.writes, nonces: this.buffer?.nonces },
     });
     this.central.start();
   }

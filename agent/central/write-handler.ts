@@ -58,7 +58,8 @@ export class CentralWrites {
     }
     if (!verdict.ok) {
       const { request, code, message } = verdict;
-      log.warn({ code, device: request.device, point: request.point, by: request.by, key: request.keyFingerprint, transaction: verdict.transaction }, `central write refused: ${message}`);
+      // The executor's audit logs the refusal (WARN); this adds the transaction.
+      log.debug({ code, device: request.device, point: request.point, by: request.by, key: request.keyFingerprint, transaction: verdict.transaction }, `central write refused: ${message}`);
       let outcome: WriteOutcome | undefined;
       try {
         outcome = await target.recordRefusal(request, code, message);
@@ -77,11 +78,9 @@ export class CentralWrites {
       return failed(err, transaction);
     }
     const fields = { device: request.device, point: request.point, by: request.by, key: request.keyFingerprint, outcome: outcome.outcome, code: outcome.code, transaction };
-    if (outcome.outcome === 'verified') {
-      log.info(fields, 'central write verified');
-      return ok({ outcome }, transaction);
-    }
-    log.warn(fields, `central write ${outcome.outcome}`);
+    // The executor logs each outcome (the audit line); this adds the signer and the transaction.
+    log.debug(fields, `central write ${outcome.outcome}`);
+    if (outcome.outcome === 'verified') return ok({ outcome }, transaction);
     const code = outcome.code ?? `EDGE_WRITE_${outcome.outcome.toUpperCase().replace(/-/g, '_')}`;
     return failed(new CommandError(code, outcome.message ?? `write ${outcome.outcome}`, { outcome }), transaction);
   }
