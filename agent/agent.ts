@@ -34,6 +34,7 @@ import { HistoryRecorder } from './pipeline/history.js';
 import { createSinks, toSinkCatalog } from './delivery/sinks.js';
 import { planApply } from './central/apply-plan.js';
 import type { Central } from './central/central.js';
+import type { WriteTarget } from './central/write-target.js';
 import { comeUp, withinDeadline, type ApplyFailure, type ApplyResult } from './central/come-up.js';
 import type { BootConfig } from '../config/config-state.js';
 import type { Env } from '../config/types.js';
@@ -65,7 +66,14 @@ export interface AgentOptions {
    * booted (revision, document, state dir), the environment (pinned keys, `${VAR}` in pushes) and
    * an in-process restart for the `restart` command.
    */
-  central?: { boot: BootConfig; env: Env; restart?: () => void; backoff?: { initialMs: number; maxMs: number } };
+  central?: {
+    boot: BootConfig;
+    env: Env;
+    restart?: () => void;
+    backoff?: { initialMs: number; maxMs: number };
+    /** Executes `points/write` from central (agent/central/write-target.ts); default: the agent's own executor (`writes`). */
+    writeTarget?: WriteTarget;
+  };
 }
 
 export class Agent {
@@ -485,6 +493,8 @@ export class Agent {
       logger: this.log.child({ component: 'central' }),
       restart: c.restart,
       ...(c.backoff === undefined ? {} : { backoff: c.backoff }),
+      // Central checks the signature, expiry and nonce; the executor the limits, rate, device and audit.
+      writes: { target: c.writeTarget ?? this.writes, nonces: this.buffer?.nonces },
     });
     this.central.start();
   }

@@ -31,6 +31,7 @@ Commands:
   probe      look at one device for commissioning: probe modbus, serial, mqtt (see 'edge-agent probe --help')
   keygen     make the Ed25519 key pair that signs config pushes from central ops
   config     config sign: print a signed config/set payload for central ops to push
+  command    command sign: print a signed points/write payload (a device write from central ops)
   fleet      fleet status: every gateway on the central broker (state, version, rev, sink lag)
 
 Run 'edge-agent <command> --help' for a command's options.
@@ -160,6 +161,7 @@ class UsageError extends Error {}
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   // probe has its own options per kind (agent/probe.ts).
   if (argv[0] === 'probe') return (await import('./commands/probe.js')).probeCommand(argv.slice(1));
+  if (argv[0] === 'command') return (await import('./commands/sign-command.js')).commandCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });

@@ -23,6 +23,7 @@ import { DropReporter, type DropReason } from './drops.js';
 import { BufferError } from './errors.js';
 import { HistoryStore } from './history.js';
 import { HoldStore, type HoldRelease, type HoldTag } from './holds.js';
+import { NonceStore } from './nonces.js';
 import { checkIntegrity, isCorruption, moveAside, openFile } from './open.js';
 import { ROW_COLUMNS, decodeRow, encodeRowAt, type PointRow } from './rows.js';
 import { configure, migrate } from './schema.js';
@@ -101,6 +102,8 @@ export class SqliteBuffer {
   readonly commands: CommandStore;
   /** The local history (history.ts): per-point min/avg/max buckets, apart from delivery. */
   readonly history: HistoryStore;
+  /** Nonces of signed write commands seen (nonces.ts): a replay is refused after a restart too. */
+  readonly nonces: NonceStore;
   private readonly db: Database.Database;
   private readonly sinks: ReadonlySet<string>;
   /** Acknowledged seq per enabled sink; the table `cursors` is the durable copy. */
@@ -177,6 +180,7 @@ export class SqliteBuffer {
       this.alertState = new AlertStateStore(db);
       this.commands = new CommandStore(db);
       this.history = new HistoryStore(db, opts.historyMaxRows ?? 1_000_000);
+      this.nonces = new NonceStore(db);
       this.st = {
         insertPoint: db.prepare(`INSERT INTO points (seq, ${ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
         // Raw (array) rows: no keyed object per row, which doubles read speed.

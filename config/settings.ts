@@ -76,6 +76,7 @@ export function loadSettings(input: Readonly<Record<string, unknown>>, env: Env)
   settings.http.requestTimeout = msOr(settings.http.requestTimeout, 30_000);
   settings.central.healthEvery = msOr(settings.central.healthEvery, 60_000);
   settings.central.applyTimeout = msOr(settings.central.applyTimeout, 30_000);
+  settings.central.commandMaxExpiry = msOr(settings.central.commandMaxExpiry, 900_000);
   issues.push(...crossChecks(settings));
   settings.gateway.tags = gatewayTags(settings.gateway.tags, issues);
   if (settings.gateway.site === '') settings.gateway.site = settings.gateway.id;
@@ -157,6 +158,10 @@ export function settingsSchema(): convict.Schema<Settings> {
       key: { doc: 'PEM client private key (with cert)', default: '', format: text },
       publicKey: { doc: 'PEM Ed25519 public key that config pushes must be signed with', default: '', format: text },
       allowUnsigned: { doc: 'accept config pushes without a signature (lab use only)', default: false, format: trueOrFalse },
+      // Writes to field devices from central (request/points/write): off unless asked for, always signed (allowUnsigned never applies).
+      allowWrites: { doc: 'accept signed request/points/write commands from central ops', default: false, format: trueOrFalse },
+      commandKey: { doc: 'PEM Ed25519 public key that write commands must be signed with; empty: central.publicKey', default: '', format: text },
+      commandMaxExpiry: { doc: 'how far ahead a signed write may expire; a later expires is refused', default: '15m' as unknown as number, format: duration },
       // Durations, normalised to ms in loadSettings (like buffer.maxBytes).
       healthEvery: { doc: 'how often health is published', default: '60s' as unknown as number, format: duration },
       applyTimeout: { doc: 'how long a pushed config has to come up before it is rolled back', default: '30s' as unknown as number, format: duration },
@@ -405,6 +410,9 @@ function crossChecks(s: Settings): ConfigIssue[] {
   // Validate, then connect: an ops link that would refuse every push is a config error, not a surprise later.
   if (c.url !== '' && c.publicKey === '' && !c.allowUnsigned) {
     issues.push({ path: 'central.publicKey', message: 'must be set when central.url is set (or set central.allowUnsigned: true, lab use only)' });
+  }
+  if (c.allowWrites && c.commandKey === '' && c.publicKey === '') {
+    issues.push({ path: 'central.commandKey', message: 'must be set when central.allowWrites is true (or set central.publicKey): writes are always signed' });
   }
   if ((c.cert === '') !== (c.key === '')) issues.push({ path: c.cert === '' ? 'central.cert' : 'central.key', message: 'central.cert and central.key go together' });
   // A CA or client certificate with a plain URL would be silently unused, and the password sent in clear.

@@ -5,7 +5,7 @@
  * signature, so a replayed push cannot be relabelled with a higher one; `gateway`, when given,
  * binds a push to one gateway; `expires`, when given, is the time after which the gateway refuses it.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 export const SIGNING_KEY_INVALID = 'EDGE_SIGNING_KEY_INVALID';
@@ -50,16 +50,35 @@ function signedBytes(content: SignedContent): Buffer {
 
 /** Base64 Ed25519 signature of the content. */
 export function signContent(privateKey: KeyObject, content: SignedContent): string {
-  return sign(null, signedBytes(content), privateKey).toString('base64');
+  return signBytes(privateKey, signedBytes(content));
 }
 
 /** False for a bad or malformed signature; never throws for what a sender controls. */
 export function verifyContent(publicKey: KeyObject, content: SignedContent, signature: string): boolean {
+  return verifyBytes(publicKey, signedBytes(content), signature);
+}
+
+/** Base64 Ed25519 signature of bytes (a canonical form: config pushes here, write commands in command-signing.ts). */
+export function signBytes(privateKey: KeyObject, bytes: Buffer): string {
+  return sign(null, bytes, privateKey).toString('base64');
+}
+
+/** False for a bad or malformed signature; never throws for what a sender controls. */
+export function verifyBytes(publicKey: KeyObject, bytes: Buffer, signature: string): boolean {
   try {
-    return verify(null, signedBytes(content), publicKey, Buffer.from(signature, 'base64'));
+    return verify(null, bytes, publicKey, Buffer.from(signature, 'base64'));
   } catch {
     return false;
   }
+}
+
+/**
+ * `sha256:` and the hex SHA-256 of the key's SPKI DER: names a key in audits and logs without
+ * carrying it, and is the same for the private key and its public half (ops can match the two).
+ */
+export function keyFingerprint(key: KeyObject): string {
+  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  return `sha256:${createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex')}`;
 }
 
 export function generateSigningKeys(): { privateKeyPem: string; publicKeyPem: string } {

@@ -203,6 +203,12 @@ export interface Settings {
     /** PEM file of the Ed25519 key config pushes are signed with. */
     publicKey: string;
     allowUnsigned: boolean;
+    /** Accept signed `request/points/write` from central (never unsigned). */
+    allowWrites: boolean;
+    /** PEM file of the Ed25519 key write commands are signed with; empty: `publicKey`. */
+    commandKey: string;
+    /** ms: a write whose `expires` is further ahead than this is refused (bounds the nonce memory). */
+    commandMaxExpiry: number;
     healthEvery: number;
     /** ms a pushed config has to come up before it is rolled back. */
     applyTimeout: number;

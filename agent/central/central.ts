@@ -17,6 +17,10 @@ import { CentralLink, LinkCodes } from './link.js';
 import { handleCommand, type CommandContext, type CommandTarget } from './commands.js';
 import { Codes, CommandError, failed, isCommand, ok, parseRequest, topicsFor, transactionOf, type Topics } from './protocol.js';
 import { effectiveConfig, healthPayload, type InfoPayload, type LastApply } from './reports.js';
+import { WRITE_COMMAND } from '../../config/command-signing.js';
+import type { NonceLedger } from '../../buffer/nonces.js';
+import { CentralWrites } from './write-handler.js';
+import type { WriteTarget } from './write-target.js';
 
 /** What the ops link uses of the agent: its status view, config pushes and the command handlers' needs (the Agent class fits). */
 export type CentralAgent = AgentView & PushTarget & CommandTarget;
@@ -36,12 +40,15 @@ export interface CentralOptions {
   restart?: (() => void) | undefined;
   /** Reconnect back-off (tests shorten it). */
   backoff?: { initialMs: number; maxMs: number };
+  /** `points/write`: the executor and the buffer's nonce store; absent, writes are refused. */
+  writes?: { target: WriteTarget | undefined; nonces: NonceLedger | undefined };
 }
 
 export class Central {
   readonly topics: Topics;
   private readonly link: CentralLink;
   private readonly pusher: ConfigPusher;
+  private readonly writes: CentralWrites;
   private readonly statusReader: StatusReader;
   private readonly opts: CentralOptions;
   private healthTimer: unknown;
@@ -66,6 +73,13 @@ export class Central {
       clock: opts.clock,
       logger: opts.logger,
       onChange: () => this.publishInfo(),
+    });
+    this.writes = new CentralWrites({
+      settings,
+      target: opts.writes?.target,
+      nonces: opts.writes?.nonces,
+      clock: opts.clock,
+      logger: opts.logger.child({ command: WRITE_COMMAND }),
     });
     if (opts.interruptedRev !== undefined) {
       this.pusher.lastApply = { rev: opts.interruptedRev, outcome: 'interrupted', at: this.startedAt, reason: 'the agent stopped during the apply; running the last-known-good' };
@@ -153,6 +167,11 @@ export class Central {
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
     const command = this.topics.commandOf(topic);
     if (command === undefined) return;
+    // A write is audited even when its payload is not a valid request: it has a handler of its own.
+    if (command === WRITE_COMMAND) {
+      this.reply(command, await this.writes.handle(payload));
+      return;
+    }
     let transaction = null as ReturnType<typeof transactionOf>;
     try {
       transaction = transactionOf(safeJson(payload));

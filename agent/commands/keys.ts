@@ -4,6 +4,7 @@
  * signed with; `edge-agent config sign --key KEY --rev N FILE` prints the signed `config/set`
  * payload, ready for any MQTT client (`mosquitto_pub -t edge/<gw>/request/config/set -f payload.json`).
  */
+import type { KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDuration } from '../../config/duration.js';
@@ -54,18 +55,9 @@ export function signCommand(opts: SignOptions, out: Print, err: Print): number {
   }
   let expires: string | undefined;
   if (opts.expires !== undefined) {
-    let ms: number;
-    try {
-      ms = parseDuration(opts.expires);
-    } catch (e) {
-      err(`edge-agent: --expires takes a duration from now, e.g. 12h or 7d: ${(e as Error).message}`);
-      return 2;
-    }
-    if (ms <= 0) {
-      err('edge-agent: --expires must be longer than 0');
-      return 2;
-    }
-    expires = new Date((opts.now ?? Date.now)() + ms).toISOString();
+    const at = expiresFromNow(opts.expires, (opts.now ?? Date.now)(), '12h or 7d', err);
+    if (typeof at === 'number') return at;
+    expires = at;
   }
   let text: string;
   try {
@@ -84,20 +76,42 @@ export function signCommand(opts: SignOptions, out: Print, err: Print): number {
     err(`${opts.file}: must be a mapping of settings and devices`);
     return 1;
   }
-  try {
-    const key = readPrivateKey(opts.key);
-    const content = { rev, config: parsed.doc, gateway: opts.gateway, expires };
-    const signature = signContent(key, content);
+  const doc = parsed.doc;
+  return withPrivateKey(opts.key, err, (key) => {
+    const signature = signContent(key, { rev, config: doc, gateway: opts.gateway, expires });
     out(
       JSON.stringify({
         rev,
         ...(opts.gateway === undefined ? {} : { gateway: opts.gateway }),
         ...(expires === undefined ? {} : { expires }),
-        config: parsed.doc,
+        config: doc,
         signature,
       }),
     );
     return 0;
+  });
+}
+
+/** `--expires DURATION` as the ISO time that long after `now`; or, printed, the exit code of a bad duration (2). */
+export function expiresFromNow(text: string, now: number, example: string, err: Print): string | number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (e) {
+    err(`edge-agent: --expires takes a duration from now, e.g. ${example}: ${(e as Error).message}`);
+    return 2;
+  }
+  if (ms <= 0) {
+    err('edge-agent: --expires must be longer than 0');
+    return 2;
+  }
+  return new Date(now + ms).toISOString();
+}
+
+/** Signs with the private key in `path`: a key that cannot be read, or content that cannot be signed, exits 1 with the reason. */
+export function withPrivateKey(path: string, err: Print, sign: (key: KeyObject) => number): number {
+  try {
+    return sign(readPrivateKey(path));
   } catch (e) {
     if (e instanceof SigningKeyError || e instanceof TypeError) {
       err(`edge-agent: ${e.message}`);
