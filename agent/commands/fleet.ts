@@ -5,8 +5,8 @@
  * (version, config rev, last apply) and `health` (active alerts, as of its `now`) — plus, for each
  * online gateway, a `buffer/stats` request for its sink lag.
  */
-import type { MqttClient } from 'mqtt';
 import { redactUrl } from '../logger.js';
+import { connectOps, gatewayTopic, type InfoSeen, type Print } from './fleet-broker.js';
 
 export interface GatewayRow {
   gateway: string;
@@ -38,17 +38,9 @@ export interface FleetStatusOptions {
   json: boolean;
 }
 
-type Print = (line: string) => void;
-
 export async function fleetStatus(opts: FleetStatusOptions, out: Print, err: Print): Promise<number> {
-  const { connectAsync } = await import('mqtt');
-  let client: MqttClient;
-  try {
-    client = await connectAsync(opts.central, { clientId: `edge-fleet-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, reconnectPeriod: 0, connectTimeout: 10_000 });
-  } catch (e) {
-    err(`edge-agent: cannot connect to ${redactUrl(opts.central)}: ${(e as Error).message}`);
-    return 1;
-  }
+  const client = await connectOps(opts.central, err);
+  if (client === undefined) return 1;
   const rows = new Map<string, GatewayRow>();
   const row = (gw: string): GatewayRow => {
     let r = rows.get(gw);
@@ -62,11 +54,9 @@ export async function fleetStatus(opts: FleetStatusOptions, out: Print, err: Pri
   const tx = `fleet-${process.pid}`;
   const p = opts.prefix;
   client.on('message', (topic, payload) => {
-    const parts = topic.split('/');
-    const base = p.split('/').length;
-    const gw = parts[base];
-    const rest = parts.slice(base + 1).join('/');
-    if (gw === undefined || topic.slice(0, p.length + 1) !== `${p}/`) return;
+    const at = gatewayTopic(p, topic);
+    if (at === undefined) return;
+    const { gateway: gw, rest } = at;
     const text = payload.toString();
     try {
       if (rest === 'state') {
@@ -76,7 +66,7 @@ export async function fleetStatus(opts: FleetStatusOptions, out: Print, err: Pri
           client.publish(`${p}/${gw}/request/buffer/stats`, JSON.stringify({ transaction: tx }), { qos: 1 });
         }
       } else if (rest === 'info') {
-        const info = JSON.parse(text) as { version?: string; rev?: number; lastApply?: GatewayRow['lastApply'] };
+        const info = JSON.parse(text) as InfoSeen;
         Object.assign(row(gw), { version: info.version ?? null, rev: info.rev ?? null, lastApply: info.lastApply ?? null });
       } else if (rest === 'health') {
         const h = JSON.parse(text) as { now?: number; alerts?: Array<{ severity?: unknown }> };

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { parseDuration } from '../../config/duration.js';
 import { formatOf } from '../../config/index.js';
 import { parseText } from '../../config/parse.js';
-import { generateSigningKeys, readPrivateKey, signContent, SigningKeyError } from '../../config/signing.js';
+import type { KeyObject } from 'node:crypto';
+import { generateSigningKeys, readPrivateKey, signContent, SigningKeyError, type SignedContent } from '../../config/signing.js';
 import { writeFileAtomic } from '../../config/config-state.js';
 
 export const PRIVATE_KEY_FILE = 'config-signing.key';
@@ -67,36 +68,13 @@ export function signCommand(opts: SignOptions, out: Print, err: Print): number {
     }
     expires = new Date((opts.now ?? Date.now)() + ms).toISOString();
   }
-  let text: string;
-  try {
-    text = readFileSync(opts.file, 'utf8');
-  } catch (e) {
-    err(`edge-agent: cannot read ${opts.file}: ${(e as Error).message}`);
-    return 1;
-  }
-  const parsed = parseText(text, formatOf(opts.file));
-  if (parsed.issues.length > 0) {
-    err(`${opts.file}: cannot be parsed`);
-    for (const i of parsed.issues) err(`  ${i.path}: ${i.message}`);
-    return 1;
-  }
-  if (typeof parsed.doc !== 'object' || parsed.doc === null || Array.isArray(parsed.doc)) {
-    err(`${opts.file}: must be a mapping of settings and devices`);
+  const read = readConfigDocument(opts.file);
+  if ('errors' in read) {
+    for (const line of read.errors) err(line);
     return 1;
   }
   try {
-    const key = readPrivateKey(opts.key);
-    const content = { rev, config: parsed.doc, gateway: opts.gateway, expires };
-    const signature = signContent(key, content);
-    out(
-      JSON.stringify({
-        rev,
-        ...(opts.gateway === undefined ? {} : { gateway: opts.gateway }),
-        ...(expires === undefined ? {} : { expires }),
-        config: parsed.doc,
-        signature,
-      }),
-    );
+    out(JSON.stringify(signedPush(readPrivateKey(opts.key), { rev, config: read.doc, gateway: opts.gateway, expires })));
     return 0;
   } catch (e) {
     if (e instanceof SigningKeyError || e instanceof TypeError) {
@@ -107,3 +85,28 @@ export function signCommand(opts: SignOptions, out: Print, err: Print): number {
   }
 }
 
+/** A whole config file (YAML or JSON) as the mapping a push carries, or the lines saying why not. */
+export function readConfigDocument(file: string): { doc: Record<string, unknown> } | { errors: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return { errors: [`edge-agent: cannot read ${file}: ${(e as Error).message}`] };
+  }
+  const parsed = parseText(text, formatOf(file));
+  if (parsed.issues.length > 0) return { errors: [`${file}: cannot be parsed`, ...parsed.issues.map((i) => `  ${i.path}: ${i.message}`)] };
+  if (typeof parsed.doc !== 'object' || parsed.doc === null || Array.isArray(parsed.doc)) return { errors: [`${file}: must be a mapping of settings and devices`] };
+  return { doc: parsed.doc as Record<string, unknown> };
+}
+
+/** The signed `config/set` payload (without `transaction`), as `config sign` prints it and `fleet push` sends it. */
+export function signedPush(key: KeyObject, content: SignedContent): Record<string, unknown> {
+  const signature = signContent(key, content);
+  return {
+    rev: content.rev,
+    ...(content.gateway === undefined ? {} : { gateway: content.gateway }),
+    ...(content.expires === undefined ? {} : { expires: content.expires }),
+    config: content.config,
+    signature,
+  };
+}
