@@ -52,6 +52,8 @@ export interface FleetResult {
   fleet_outage_seconds: number;
   fleet_catchup_seconds: number;
   fleet_points_committed: number;
+  /** Not yet delivered to PostgreSQL when the agents stopped (the bounded drain on SIGTERM ran out): kept in the buffer, not lost. */
+  fleet_points_still_buffered: number;
   fleet_pg_lost: number;
   fleet_pg_duplicated: number;
   fleet_vm_lost: number;
@@ -81,12 +83,14 @@ function rssKb(pid: number): number {
   }
 }
 
-/** Points committed to the agent's buffer so far (its seq counter). */
-function committed(file: string): number {
+/** Points committed to the agent's buffer (its seq counter), and those still waiting for PostgreSQL (past its cursor: not lost, delivered at the next start). */
+function committed(file: string): { committed: number; waiting: number } {
   const db = openFile(file, { readonly: true });
   try {
     const saved = (db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").pluck().get() as number | undefined) ?? 0;
-    return Math.max(saved, (db.prepare('SELECT max(seq) FROM points').pluck().get() as number | null | undefined) ?? 0);
+    const last = Math.max(saved, (db.prepare('SELECT max(seq) FROM points').pluck().get() as number | null | undefined) ?? 0);
+    const waiting = db.prepare("SELECT count(*) FROM points WHERE seq > coalesce((SELECT seq FROM cursors WHERE sink = 'postgres'), 0)").pluck().get() as number;
+    return { committed: last, waiting };
   } finally {
     db.close();
   }
@@ -190,11 +194,13 @@ export async function benchFleet(o: FleetBenchOptions): Promise<FleetResult> {
     await Promise.all(agents.map((a) => Promise.race([a.exited, sleep(60_000).then(() => a.child.kill('SIGKILL'))])));
 
     let total = 0;
+    let waiting = 0;
     const perGateway = new Map<string, number>();
     for (const a of agents) {
-      const n = committed(a.buffer);
-      perGateway.set(a.id, n);
-      total += n;
+      const c = committed(a.buffer);
+      perGateway.set(a.id, c.committed - c.waiting);
+      total += c.committed;
+      waiting += c.waiting;
     }
     const stored = await q<{ g: string; n: number; keys: number }>(
       `SELECT gateway_id AS g, count(*)::int AS n, count(DISTINCT (device_id, point_id, ts))::int AS keys FROM ${table} GROUP BY 1`,
@@ -236,6 +242,7 @@ export async function benchFleet(o: FleetBenchOptions): Promise<FleetResult> {
       fleet_outage_seconds: o.outageSeconds,
       fleet_catchup_seconds: catchup,
       fleet_points_committed: total,
+      fleet_points_still_buffered: waiting,
       fleet_pg_lost: pgLost,
       fleet_pg_duplicated: pgDup,
       fleet_vm_lost: vmLost,

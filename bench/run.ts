@@ -195,7 +195,7 @@ if (only.has('fleet')) {
   checks.push(info('fleet_lag_ms_p99', num('fleet_lag_ms_p99'), 'ms', 'point ts → row in PostgreSQL, steady window'));
   checks.push(info('fleet_rss_mb_sum', num('fleet_rss_mb_sum'), 'MB', `${agents}, ${fmt(num('fleet_rss_mb_per_agent'))} MB each`));
   checks.push(info('fleet_catchup_seconds', num('fleet_catchup_seconds'), 's', `after a ${fmt(num('fleet_outage_seconds'))} s outage of PgBouncer and VictoriaMetrics`));
-  for (const k of ['fleet_pg_lost', 'fleet_pg_duplicated', 'fleet_vm_lost', 'fleet_vm_duplicated']) checks.push(equalTo(k, num(k), 0, '', `${fmt(num('fleet_points_committed'))} points committed`));
+  for (const k of ['fleet_pg_lost', 'fleet_pg_duplicated', 'fleet_vm_lost', 'fleet_vm_duplicated']) checks.push(equalTo(k, num(k), 0, '', `${fmt(num('fleet_points_committed'))} points committed, ${fmt(num('fleet_points_still_buffered'))} still buffered at the stop`));
 }
 
 const report = { ...figures, machine, settings: { backlog, rss_minutes: rssMinutes, rtu_target: `rtu_cycle_ms ≤ ${RTU_OVERHEAD_MAX} × wire time` }, checks, errors };
