@@ -32,7 +32,8 @@ Commands:
   keygen     make the Ed25519 key pair that signs config pushes from central ops
   config     config sign: print a signed config/set payload for central ops to push
   command    command sign: print a signed points/write payload (a device write from central ops)
-  fleet      fleet status: every gateway on the central broker (state, version, rev, sink lag)
+  fleet      fleet status: every gateway on the central broker (state, version, rev, sink lag, alerts);
+             fleet push: a staged config rollout (canaries, then batches; stops at the first failure)
 
 Run 'edge-agent <command> --help' for a command's options.
 Options: --help, --version`,
@@ -54,17 +55,32 @@ the matching settings; \${VAR} in the file is replaced from the environment (for
 With central.url set, the agent links to central ops over MQTT and, once a pushed config came up,
 boots from the last-known-good in central.stateDir (the file still gives the central section).`,
   fleet: `Usage: edge-agent fleet status --central URL [--prefix PREFIX] [--wait DURATION] [--json]
+       edge-agent fleet push --central URL --key KEY --rev N FILE (--gateways a,b,… | --all)
+                             [--canary N] [--batch N|P%] [--timeout DURATION] [--json]
 
 Lists every gateway under PREFIX/ (default edge) on the central broker: online/offline (retained
 state), agent version, running config rev, the last apply, each sink's lag (asked with buffer/stats)
-and active alerts (from a health report seen while listening). Credentials go in the URL
+and active alerts with the worst severity (retained health). Credentials go in the URL
 (mqtt://ops:PASSWORD@broker:1883, mqtts:// for TLS).
+
+push signs FILE for each gateway (its own gateway section, bound to it) and sends config/set:
+first --canary gateways (default 1) one by one, then batches of --batch gateways (default 10%
+of those selected) at once, waiting for every reply. It stops at the first rollback, refusal or
+timeout; the rest stay untouched. Gateways whose info shows rev N or newer are skipped, so the same
+command resumes a stopped rollout. Exit 0 all at rev N, 1 stopped, 3 offline gateways left out.
 
 Options:
       --central URL       the central broker, with the ops account
       --prefix PREFIX     central.prefix of the gateways (default edge)
       --wait DURATION     how long to collect answers (default 3s)
       --json              machine-readable output
+      --key FILE          push: Ed25519 private key (edge-agent keygen)
+      --rev N             push: the revision, above the one the gateways run
+      --gateways a,b,…    push: these gateways, in this order
+      --all               push: every gateway under PREFIX/ (by name)
+      --canary N          push: gateways pushed alone first (default 1)
+      --batch N|P%        push: gateways per batch after the canaries (default 10%)
+      --timeout DURATION  push: wait this long for each reply (default 60s; above central.applyTimeout)
   -h, --help              this text`,
   keygen: `Usage: edge-agent keygen --out DIR
 
@@ -152,6 +168,11 @@ const OPTIONS = {
   central: { type: 'string' },
   prefix: { type: 'string' },
   wait: { type: 'string' },
+  gateways: { type: 'string' },
+  all: { type: 'boolean' },
+  canary: { type: 'string' },
+  batch: { type: 'string' },
+  timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
@@ -204,9 +225,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 }
 
-async function fleetSubcommand(args: string[], values: { central?: string; prefix?: string; wait?: string; json?: boolean }): Promise<number> {
+async function fleetSubcommand(args: string[], values: import('./commands/fleet-push-args.js').FleetPushArgs): Promise<number> {
   const [sub, extra] = args;
-  if (sub !== 'status') return usage(sub === undefined ? 'missing fleet command (status)' : `unknown fleet command '${sub}'`, 'fleet');
+  if (sub === 'push') {
+    if (args.length > 2) return usage(`unexpected argument '${args[2]}'`, 'fleet');
+    const opts = (await import('./commands/fleet-push-args.js')).fleetPushOptions(values, extra);
+    if ('usage' in opts) return usage(opts.usage, 'fleet');
+    return (await import('./commands/fleet-push.js')).fleetPush(opts, console.log, console.error);
+  }
+  if (sub !== 'status') return usage(sub === undefined ? 'missing fleet command (status or push)' : `unknown fleet command '${sub}'`, 'fleet');
   if (extra !== undefined) return usage(`unexpected argument '${extra}'`, 'fleet');
   if (values.central === undefined) return usage('missing --central URL', 'fleet');
   const { parseDuration } = await import('../config/duration.js');

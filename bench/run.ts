@@ -4,8 +4,9 @@
  * to stdout (`npm run -s bench > bench.json`; without -s npm adds its banner). Benchmarks print figures; they never pass or fail a
  * build.
  *
- *   node dist/bench/run.js [--only cli,ingest,drain,catchup,modbus,rss,flood] [--rss-minutes 10]
+ *   node dist/bench/run.js [--only cli,ingest,drain,catchup,modbus,rss,flood,fleet] [--rss-minutes 10]
  *                          [--backlog 1000000] [--markdown]
+ *                          [--agents 50] [--fleet-seconds 120] [--outage-seconds 60] [--pool-size 10]  (the fleet phase)
  *
  * Environment: PGURL (default postgres://postgres@127.0.0.1:5432/test, a throw-away schema per
  * phase), VICTORIA_BIN (/usr/bin/victoria-metrics), BENCH_RSS_MINUTES, BENCH_BACKLOG.
@@ -26,8 +27,9 @@ import { describeMachine } from './machine.js';
 import { benchRtu } from './modbus.js';
 import { benchRss } from './rss.js';
 import { floodFigures, floodChecks } from './flood-phase.js';
+import { benchFleet } from './fleet.js';
 
-const PHASES = ['cli', 'modbus', 'ingest', 'drain', 'catchup', 'rss', 'flood'] as const;
+const PHASES = ['cli', 'modbus', 'ingest', 'drain', 'catchup', 'rss', 'flood', 'fleet'] as const;
 type Phase = (typeof PHASES)[number];
 
 /** A rtu_cycle_ms target of our own (the issue names the yardstick, not the margin). */
@@ -39,6 +41,11 @@ const { values: args } = parseArgs({
     'rss-minutes': { type: 'string' },
     backlog: { type: 'string' },
     markdown: { type: 'boolean', default: false },
+    // fleet: agent processes, steady seconds before the outage, outage seconds, PgBouncer pool size.
+    agents: { type: 'string', default: '50' },
+    'fleet-seconds': { type: 'string', default: '120' },
+    'outage-seconds': { type: 'string', default: '60' },
+    'pool-size': { type: 'string', default: '10' },
   },
 });
 const only = new Set((args.only ?? PHASES.join(',')).split(',').map((s) => s.trim()) as Phase[]);
@@ -138,6 +145,11 @@ try {
   await phase('flood', async () => {
     Object.assign(figures, await floodFigures(progress));
   });
+
+  await phase('fleet', async () => {
+    const n = (k: 'agents' | 'fleet-seconds' | 'outage-seconds' | 'pool-size') => Number(args[k]);
+    Object.assign(figures, await benchFleet({ dir, pgUrl, agents: n('agents'), seconds: n('fleet-seconds'), outageSeconds: n('outage-seconds'), poolSize: n('pool-size'), progress }));
+  });
 } finally {
   await victoria?.remove();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -181,6 +193,15 @@ if (only.has('rss')) {
   checks.push(atMost('disk_bytes_per_point', num('disk_bytes_per_point'), 150, 'B', `${fmt(num('rss_points'))} points`));
 }
 if (only.has('flood')) checks.push(...floodChecks(num));
+if (only.has('fleet')) {
+  const agents = `${fmt(num('fleet_agents'))} agents`;
+  checks.push(atLeastFraction('fleet_delivered_points_per_s', num('fleet_delivered_points_per_s'), 'fleet_offered_points_per_s', num('fleet_offered_points_per_s'), 0.95, 'points/s'));
+  checks.push(atMost('fleet_pg_server_connections_max', num('fleet_pg_server_connections_max'), num('fleet_pool_size'), '', `${agents} through PgBouncer (pool ${fmt(num('fleet_pool_size'))})`));
+  checks.push(info('fleet_lag_ms_p99', num('fleet_lag_ms_p99'), 'ms', 'point ts → row in PostgreSQL, steady window'));
+  checks.push(info('fleet_rss_mb_sum', num('fleet_rss_mb_sum'), 'MB', `${agents}, ${fmt(num('fleet_rss_mb_per_agent'))} MB each`));
+  checks.push(info('fleet_catchup_seconds', num('fleet_catchup_seconds'), 's', `after a ${fmt(num('fleet_outage_seconds'))} s outage of PgBouncer and VictoriaMetrics`));
+  for (const k of ['fleet_pg_lost', 'fleet_pg_duplicated', 'fleet_vm_lost', 'fleet_vm_duplicated']) checks.push(equalTo(k, num(k), 0, '', `${fmt(num('fleet_points_committed'))} points committed, ${fmt(num('fleet_points_still_buffered'))} still buffered at the stop`));
+}
 
 const report = { ...figures, machine, settings: { backlog, rss_minutes: rssMinutes, rtu_target: `rtu_cycle_ms ≤ ${RTU_OVERHEAD_MAX} × wire time` }, checks, errors };
 process.stderr.write(`\n${machine.cpu}, ${machine.cores} cores, ${machine.ram_gb} GB RAM, ${machine.disk}, Node ${machine.node}\n\n${formatTable(checks)}\n\n`);

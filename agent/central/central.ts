@@ -147,7 +147,8 @@ export class Central {
   }
 
   publishHealth(): void {
-    this.link.publish(this.topics.health, JSON.stringify(healthPayload(this.statusReader.read())), { qos: 0 });
+    // Retained, so `fleet status` shows a gateway's active alerts at once instead of after a health period.
+    this.link.publish(this.topics.health, JSON.stringify(healthPayload(this.statusReader.read())), { qos: 0, retain: true });
   }
 
   private onConnect(): void {

@@ -2,11 +2,11 @@
 /**
  * `edge-agent fleet status`: every gateway under the prefix on the central broker, from what the
  * gateways leave there — retained `state` (online/offline, also their last will) and `info`
- * (version, config rev, last apply) — plus, for each online gateway, a `buffer/stats` request for
- * its sink lag and the `health` it publishes on connect (active alerts) when one is seen.
+ * (version, config rev, last apply) and `health` (active alerts, as of its `now`) — plus, for each
+ * online gateway, a `buffer/stats` request for its sink lag.
  */
-import type { MqttClient } from 'mqtt';
 import { redactUrl } from '../logger.js';
+import { connectOps, gatewayTopic, type InfoSeen, type Print } from './fleet-broker.js';
 
 export interface GatewayRow {
   gateway: string;
@@ -16,8 +16,18 @@ export interface GatewayRow {
   lastApply: { outcome: string; rev?: number; at?: number } | null;
   /** Per sink: points not yet delivered, and the age of the oldest in seconds; null when the gateway did not answer. */
   sinks: Record<string, { lagRows: number; lagSeconds: number | null }> | null;
-  /** Active alerts, from the last health report seen; null when none was seen. */
-  alerts: number | null;
+  /** Active alerts, from the last (retained) health report: how many, the worst severity, and when reported; null when none was seen. */
+  alerts: { active: number; worst: string | null; at: number | null } | null;
+}
+
+/** Worst first; a severity the agent does not know ranks below these. */
+const SEVERITIES = ['critical', 'warning', 'info'];
+
+export function worstSeverity(severities: readonly string[]): string | null {
+  let best: string | null = null;
+  const rank = (s: string) => (SEVERITIES.includes(s) ? SEVERITIES.indexOf(s) : SEVERITIES.length);
+  for (const s of severities) if (best === null || rank(s) < rank(best)) best = s;
+  return best;
 }
 
 export interface FleetStatusOptions {
@@ -28,17 +38,9 @@ export interface FleetStatusOptions {
   json: boolean;
 }
 
-type Print = (line: string) => void;
-
 export async function fleetStatus(opts: FleetStatusOptions, out: Print, err: Print): Promise<number> {
-  const { connectAsync } = await import('mqtt');
-  let client: MqttClient;
-  try {
-    client = await connectAsync(opts.central, { clientId: `edge-fleet-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, reconnectPeriod: 0, connectTimeout: 10_000 });
-  } catch (e) {
-    err(`edge-agent: cannot connect to ${redactUrl(opts.central)}: ${(e as Error).message}`);
-    return 1;
-  }
+  const client = await connectOps(opts.central, err);
+  if (client === undefined) return 1;
   const rows = new Map<string, GatewayRow>();
   const row = (gw: string): GatewayRow => {
     let r = rows.get(gw);
@@ -52,11 +54,9 @@ export async function fleetStatus(opts: FleetStatusOptions, out: Print, err: Pri
   const tx = `fleet-${process.pid}`;
   const p = opts.prefix;
   client.on('message', (topic, payload) => {
-    const parts = topic.split('/');
-    const base = p.split('/').length;
-    const gw = parts[base];
-    const rest = parts.slice(base + 1).join('/');
-    if (gw === undefined || topic.slice(0, p.length + 1) !== `${p}/`) return;
+    const at = gatewayTopic(p, topic);
+    if (at === undefined) return;
+    const { gateway: gw, rest } = at;
     const text = payload.toString();
     try {
       if (rest === 'state') {
@@ -66,11 +66,13 @@ export async function fleetStatus(opts: FleetStatusOptions, out: Print, err: Pri
           client.publish(`${p}/${gw}/request/buffer/stats`, JSON.stringify({ transaction: tx }), { qos: 1 });
         }
       } else if (rest === 'info') {
-        const info = JSON.parse(text) as { version?: string; rev?: number; lastApply?: GatewayRow['lastApply'] };
+        const info = JSON.parse(text) as InfoSeen;
         Object.assign(row(gw), { version: info.version ?? null, rev: info.rev ?? null, lastApply: info.lastApply ?? null });
       } else if (rest === 'health') {
-        const h = JSON.parse(text) as { alerts?: unknown[] };
-        row(gw).alerts = Array.isArray(h.alerts) ? h.alerts.length : null;
+        const h = JSON.parse(text) as { now?: number; alerts?: Array<{ severity?: unknown }> };
+        if (!Array.isArray(h.alerts)) return;
+        const severities = h.alerts.map((a) => (typeof a?.severity === 'string' ? a.severity : 'unknown'));
+        row(gw).alerts = { active: severities.length, worst: worstSeverity(severities), at: typeof h.now === 'number' ? h.now : null };
       } else if (rest === 'response/buffer/stats') {
         const env = JSON.parse(text) as { status: string; transaction?: unknown; data?: { sinks?: Record<string, { lagRows: number; lagMs: number | null }> } };
         if (env.transaction !== tx || env.status !== 'ok') return;
@@ -98,7 +100,8 @@ export async function fleetStatus(opts: FleetStatusOptions, out: Print, err: Pri
   for (const r of list) {
     const lag = r.sinks === null ? '—' : Object.entries(r.sinks).map(([n, s]) => `${n} ${s.lagRows} (${s.lagSeconds ?? 0}s)`).join(', ') || 'no sink';
     const apply = r.lastApply === null ? '—' : `${r.lastApply.outcome}${r.lastApply.rev === undefined ? '' : ` rev ${r.lastApply.rev}`}`;
-    out([r.gateway, r.state, r.version ?? '—', r.rev ?? '—', apply, lag, r.alerts ?? '—'].join('\t'));
+    const alerts = r.alerts === null ? '—' : r.alerts.active === 0 ? '0' : `${r.alerts.active} (${r.alerts.worst})`;
+    out([r.gateway, r.state, r.version ?? '—', r.rev ?? '—', apply, lag, alerts].join('\t'));
   }
   const online = list.filter((r) => r.state === 'online').length;
   out(`${list.length} gateways: ${online} online, ${list.length - online} offline or unknown`);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseDuration } from '../../config/duration.js';
 import { formatOf } from '../../config/index.js';
 import { parseText } from '../../config/parse.js';
-import { generateSigningKeys, readPrivateKey, signContent, SigningKeyError } from '../../config/signing.js';
+import { generateSigningKeys, readPrivateKey, signContent, SigningKeyError, type SignedContent } from '../../config/signing.js';
 import { writeFileAtomic } from '../../config/config-state.js';
 
 export const PRIVATE_KEY_FILE = 'config-signing.key';
@@ -59,35 +59,14 @@ export function signCommand(opts: SignOptions, out: Print, err: Print): number {
     if (typeof at === 'number') return at;
     expires = at;
   }
-  let text: string;
-  try {
-    text = readFileSync(opts.file, 'utf8');
-  } catch (e) {
-    err(`edge-agent: cannot read ${opts.file}: ${(e as Error).message}`);
+  const read = readConfigDocument(opts.file);
+  if ('errors' in read) {
+    for (const line of read.errors) err(line);
     return 1;
   }
-  const parsed = parseText(text, formatOf(opts.file));
-  if (parsed.issues.length > 0) {
-    err(`${opts.file}: cannot be parsed`);
-    for (const i of parsed.issues) err(`  ${i.path}: ${i.message}`);
-    return 1;
-  }
-  if (typeof parsed.doc !== 'object' || parsed.doc === null || Array.isArray(parsed.doc)) {
-    err(`${opts.file}: must be a mapping of settings and devices`);
-    return 1;
-  }
-  const doc = parsed.doc;
+  const doc = read.doc;
   return withPrivateKey(opts.key, err, (key) => {
-    const signature = signContent(key, { rev, config: doc, gateway: opts.gateway, expires });
-    out(
-      JSON.stringify({
-        rev,
-        ...(opts.gateway === undefined ? {} : { gateway: opts.gateway }),
-        ...(expires === undefined ? {} : { expires }),
-        config: doc,
-        signature,
-      }),
-    );
+    out(JSON.stringify(signedPush(key, { rev, config: doc, gateway: opts.gateway, expires })));
     return 0;
   });
 }
@@ -121,3 +100,28 @@ export function withPrivateKey(path: string, err: Print, sign: (key: KeyObject) 
   }
 }
 
+/** A whole config file (YAML or JSON) as the mapping a push carries, or the lines saying why not. */
+export function readConfigDocument(file: string): { doc: Record<string, unknown> } | { errors: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return { errors: [`edge-agent: cannot read ${file}: ${(e as Error).message}`] };
+  }
+  const parsed = parseText(text, formatOf(file));
+  if (parsed.issues.length > 0) return { errors: [`${file}: cannot be parsed`, ...parsed.issues.map((i) => `  ${i.path}: ${i.message}`)] };
+  if (typeof parsed.doc !== 'object' || parsed.doc === null || Array.isArray(parsed.doc)) return { errors: [`${file}: must be a mapping of settings and devices`] };
+  return { doc: parsed.doc as Record<string, unknown> };
+}
+
+/** The signed `config/set` payload (without `transaction`), as `config sign` prints it and `fleet push` sends it. */
+export function signedPush(key: KeyObject, content: SignedContent): Record<string, unknown> {
+  const signature = signContent(key, content);
+  return {
+    rev: content.rev,
+    ...(content.gateway === undefined ? {} : { gateway: content.gateway }),
+    ...(content.expires === undefined ? {} : { expires: content.expires }),
+    config: content.config,
+    signature,
+  };
+}
