@@ -4,11 +4,13 @@
  * to stdout (`npm run -s bench > bench.json`; without -s npm adds its banner). Benchmarks print figures; they never pass or fail a
  * build.
  *
- *   node dist/bench/run.js [--only cli,ingest,drain,catchup,modbus,rss] [--rss-minutes 10]
+ *   node dist/bench/run.js [--only cli,ingest,drain,catchup,modbus,rss,nodered] [--rss-minutes 10]
  *                          [--backlog 1000000] [--markdown]
  *
  * Environment: PGURL (default postgres://postgres@127.0.0.1:5432/test, a throw-away schema per
- * phase), VICTORIA_BIN (/usr/bin/victoria-metrics), BENCH_RSS_MINUTES, BENCH_BACKLOG.
+ * phase), VICTORIA_BIN (/usr/bin/victoria-metrics), BENCH_RSS_MINUTES, BENCH_BACKLOG,
+ * BENCH_NODERED_SECONDS (the nodered phase's window, default 180), BENCH_AGENT_NODE_FLAGS (node/V8
+ * flags for the agent process in the rss and nodered phases, space-separated).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,9 +26,10 @@ import { benchIngest } from './ingest.js';
 import { benchConfig, modbusDevices } from './layout.js';
 import { describeMachine } from './machine.js';
 import { benchRtu } from './modbus.js';
+import { benchNodered, noderedChecks } from './nodered.js';
 import { benchRss } from './rss.js';
 
-const PHASES = ['cli', 'modbus', 'ingest', 'drain', 'catchup', 'rss'] as const;
+const PHASES = ['cli', 'modbus', 'ingest', 'drain', 'catchup', 'rss', 'nodered'] as const;
 type Phase = (typeof PHASES)[number];
 
 /** A rtu_cycle_ms target of our own (the issue names the yardstick, not the margin). */
@@ -46,6 +49,7 @@ const rssMinutes = Number(args['rss-minutes'] ?? process.env.BENCH_RSS_MINUTES ?
 const backlog = Math.floor(Number(args.backlog ?? process.env.BENCH_BACKLOG ?? 1_000_000));
 const pgUrl = process.env.PGURL ?? 'postgres://postgres@127.0.0.1:5432/test';
 if (!(rssMinutes > 0) || !(backlog > 0)) throw new Error('--rss-minutes and --backlog must be positive');
+const agentNodeFlags = (process.env.BENCH_AGENT_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 
 const progress = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-bench-'));
@@ -125,14 +129,21 @@ try {
   });
 
   await phase('rss', async () => {
-    const r = await benchRss({ dir, minutes: rssMinutes, pgUrl, influxUrl: await influxUrl(), progress });
+    const r = await benchRss({ dir, minutes: rssMinutes, pgUrl, influxUrl: await influxUrl(), progress, agentNodeFlags });
     figures.rss_mb = r.rss_mb;
     figures.rss_growth_pct = r.rss_growth_pct;
     figures.rss_first_mb = r.rss_first_mb;
     figures.rss_last_mb = r.rss_last_mb;
     figures.disk_bytes_per_point = r.disk_bytes_per_point;
+    figures.cpu_ms_per_1000_points = r.cpu_ms_per_1000_points;
     figures.rss_minutes = r.minutes;
     figures.rss_points = r.points;
+  });
+
+  await phase('nodered', async () => {
+    await influxUrl();
+    const windowMs = Number(process.env.BENCH_NODERED_SECONDS ?? 180) * 1000;
+    Object.assign(figures, await benchNodered({ dir, victoria: victoria!, warmupMs: 30_000, windowMs, agentNodeFlags, progress }));
   });
 } finally {
   await victoria?.remove();
@@ -175,7 +186,9 @@ if (only.has('rss')) {
   checks.push(atMost('rss_mb', num('rss_mb'), 80, 'MB', `${fmt(num('rss_minutes'))} min, 1000 points/s`));
   checks.push(atMost('rss_growth_pct', num('rss_growth_pct'), 5, '%', `${fmt(num('rss_first_mb'))} → ${fmt(num('rss_last_mb'))} MB`));
   checks.push(atMost('disk_bytes_per_point', num('disk_bytes_per_point'), 150, 'B', `${fmt(num('rss_points'))} points`));
+  checks.push(info('cpu_ms_per_1000_points', num('cpu_ms_per_1000_points'), 'ms', 'agent process, user + system, both sinks'));
 }
+if (only.has('nodered')) checks.push(...noderedChecks(figures));
 
 const report = { ...figures, machine, settings: { backlog, rss_minutes: rssMinutes, rtu_target: `rtu_cycle_ms ≤ ${RTU_OVERHEAD_MAX} × wire time` }, checks, errors };
 process.stderr.write(`\n${machine.cpu}, ${machine.cores} cores, ${machine.ram_gb} GB RAM, ${machine.disk}, Node ${machine.node}\n\n${formatTable(checks)}\n\n`);
