@@ -2,7 +2,8 @@
  * Figure 5: a long run of the agent as it runs in the field — its own process (`edge-agent run`),
  * 10 meters × 100 points polled every second over Modbus TCP, forwarding to InfluxDB and
  * PostgreSQL. Sampled from /proc every few seconds: resident memory (VmRSS) and the bytes the
- * process sent to storage (write_bytes: the SD-card wear), divided by the points it appended.
+ * process sent to storage (write_bytes: the SD-card wear) and the CPU time it used (utime + stime),
+ * each divided by the points it appended.
  *
  * rss_mb is the largest sample of the whole run. rss_growth_pct compares the median of the last
  * tenth of the run with the median of the second tenth (the first tenth is warm-up: JIT, pools,
@@ -19,6 +20,7 @@ import { freePort } from '../test/helpers/victoria.js';
 import { growthPct, median } from './figures.js';
 import { benchConfig } from './layout.js';
 import { startMeterServer } from './meter-source.js';
+import { cpuMs, cpuPer1000, procField } from './proc.js';
 
 export interface RssResult {
   rss_mb: number;
@@ -26,6 +28,8 @@ export interface RssResult {
   rss_first_mb: number;
   rss_last_mb: number;
   disk_bytes_per_point: number;
+  /** CPU (user + system) of the agent process per 1000 points appended, over the same window as the disk figure. */
+  cpu_ms_per_1000_points: number;
   points: number;
   minutes: number;
   samples: number;
@@ -33,14 +37,15 @@ export interface RssResult {
 
 const DEVICES = 10;
 
-function procField(pid: number, file: string, key: string): number {
-  const text = fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');
-  const m = new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(text);
-  if (m === null) throw new Error(`no ${key} in /proc/${pid}/${file}`);
-  return Number(m[1]);
-}
-
-export async function benchRss(o: { dir: string; minutes: number; pgUrl: string; influxUrl: string; progress: (msg: string) => void }): Promise<RssResult> {
+export async function benchRss(o: {
+  dir: string;
+  minutes: number;
+  pgUrl: string;
+  influxUrl: string;
+  progress: (msg: string) => void;
+  /** Extra node flags for the agent (V8 heap settings under test). */
+  agentNodeFlags?: readonly string[];
+}): Promise<RssResult> {
   const server = await startMeterServer();
   const schema = `bench_${Math.random().toString(16).slice(2, 10)}`;
   const file = path.join(o.dir, 'rss.db');
@@ -58,7 +63,7 @@ export async function benchRss(o: { dir: string; minutes: number; pgUrl: string;
   const configFile = path.join(o.dir, 'rss-agent.json');
   fs.writeFileSync(configFile, JSON.stringify(doc, null, 2));
   const cli = fileURLToPath(new URL('../agent/cli.js', import.meta.url));
-  const child = spawn(process.execPath, [cli, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(o.agentNodeFlags ?? []), cli, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (b: Buffer) => {
     output = (output + b.toString()).slice(-4000);
@@ -71,7 +76,7 @@ export async function benchRss(o: { dir: string; minutes: number; pgUrl: string;
 
   const totalMs = o.minutes * 60_000;
   const everyMs = Math.max(1000, Math.min(5000, totalMs / 60));
-  const samples: Array<{ at: number; rssKb: number; written: number; seq: number }> = [];
+  const samples: Array<{ at: number; rssKb: number; written: number; cpuMs: number; seq: number }> = [];
   let reader: ReturnType<typeof openFile> | undefined;
   const lastSeq = (): number => {
     try {
@@ -89,7 +94,7 @@ export async function benchRss(o: { dir: string; minutes: number; pgUrl: string;
     while (Date.now() - start < totalMs) {
       await new Promise((r) => setTimeout(r, everyMs));
       if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}:\n${output}`);
-      samples.push({ at: Date.now() - start, rssKb: procField(pid, 'status', 'VmRSS'), written: procField(pid, 'io', 'write_bytes'), seq: lastSeq() });
+      samples.push({ at: Date.now() - start, rssKb: procField(pid, 'status', 'VmRSS'), written: procField(pid, 'io', 'write_bytes'), cpuMs: cpuMs(pid), seq: lastSeq() });
       if (Date.now() - lastReport >= 60_000) {
         lastReport = Date.now();
         const s = samples.at(-1)!;
@@ -122,6 +127,7 @@ export async function benchRss(o: { dir: string; minutes: number; pgUrl: string;
     rss_first_mb: rssFirst,
     rss_last_mb: rssLast,
     disk_bytes_per_point: to.seq > from.seq ? (to.written - from.written) / (to.seq - from.seq) : Number.NaN,
+    cpu_ms_per_1000_points: cpuPer1000(from.cpuMs, to.cpuMs, from.seq, to.seq),
     points: to.seq,
     minutes: o.minutes,
     samples: samples.length,

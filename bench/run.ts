@@ -4,12 +4,14 @@
  * to stdout (`npm run -s bench > bench.json`; without -s npm adds its banner). Benchmarks print figures; they never pass or fail a
  * build.
  *
- *   node dist/bench/run.js [--only cli,ingest,drain,catchup,modbus,rss,flood,fleet] [--rss-minutes 10]
+ *   node dist/bench/run.js [--only cli,ingest,drain,catchup,modbus,rss,flood,fleet,nodered] [--rss-minutes 10]
  *                          [--backlog 1000000] [--markdown]
  *                          [--agents 50] [--fleet-seconds 120] [--outage-seconds 60] [--pool-size 10]  (the fleet phase)
  *
  * Environment: PGURL (default postgres://postgres@127.0.0.1:5432/test, a throw-away schema per
- * phase), VICTORIA_BIN (/usr/bin/victoria-metrics), BENCH_RSS_MINUTES, BENCH_BACKLOG.
+ * phase), VICTORIA_BIN (/usr/bin/victoria-metrics), BENCH_RSS_MINUTES, BENCH_BACKLOG,
+ * BENCH_NODERED_SECONDS (the nodered phase's window, default 180), BENCH_AGENT_NODE_FLAGS (node/V8
+ * flags for the agent process in the rss and nodered phases, space-separated).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,11 +27,12 @@ import { benchIngest } from './ingest.js';
 import { benchConfig, modbusDevices } from './layout.js';
 import { describeMachine } from './machine.js';
 import { benchRtu } from './modbus.js';
+import { benchNodered, noderedChecks } from './nodered.js';
 import { benchRss } from './rss.js';
 import { floodFigures, floodChecks } from './flood-phase.js';
 import { benchFleet } from './fleet.js';
 
-const PHASES = ['cli', 'modbus', 'ingest', 'drain', 'catchup', 'rss', 'flood', 'fleet'] as const;
+const PHASES = ['cli', 'modbus', 'ingest', 'drain', 'catchup', 'rss', 'flood', 'fleet', 'nodered'] as const;
 type Phase = (typeof PHASES)[number];
 
 /** A rtu_cycle_ms target of our own (the issue names the yardstick, not the margin). */
@@ -54,6 +57,7 @@ const rssMinutes = Number(args['rss-minutes'] ?? process.env.BENCH_RSS_MINUTES ?
 const backlog = Math.floor(Number(args.backlog ?? process.env.BENCH_BACKLOG ?? 1_000_000));
 const pgUrl = process.env.PGURL ?? 'postgres://postgres@127.0.0.1:5432/test';
 if (!(rssMinutes > 0) || !(backlog > 0)) throw new Error('--rss-minutes and --backlog must be positive');
+const agentNodeFlags = (process.env.BENCH_AGENT_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 
 const progress = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-bench-'));
@@ -133,12 +137,13 @@ try {
   });
 
   await phase('rss', async () => {
-    const r = await benchRss({ dir, minutes: rssMinutes, pgUrl, influxUrl: await influxUrl(), progress });
+    const r = await benchRss({ dir, minutes: rssMinutes, pgUrl, influxUrl: await influxUrl(), progress, agentNodeFlags });
     figures.rss_mb = r.rss_mb;
     figures.rss_growth_pct = r.rss_growth_pct;
     figures.rss_first_mb = r.rss_first_mb;
     figures.rss_last_mb = r.rss_last_mb;
     figures.disk_bytes_per_point = r.disk_bytes_per_point;
+    figures.cpu_ms_per_1000_points = r.cpu_ms_per_1000_points;
     figures.rss_minutes = r.minutes;
     figures.rss_points = r.points;
   });
@@ -149,6 +154,12 @@ try {
   await phase('fleet', async () => {
     const n = (k: 'agents' | 'fleet-seconds' | 'outage-seconds' | 'pool-size') => Number(args[k]);
     Object.assign(figures, await benchFleet({ dir, pgUrl, agents: n('agents'), seconds: n('fleet-seconds'), outageSeconds: n('outage-seconds'), poolSize: n('pool-size'), progress }));
+  });
+
+  await phase('nodered', async () => {
+    await influxUrl();
+    const windowMs = Number(process.env.BENCH_NODERED_SECONDS ?? 180) * 1000;
+    Object.assign(figures, await benchNodered({ dir, victoria: victoria!, warmupMs: 30_000, windowMs, agentNodeFlags, progress }));
   });
 } finally {
   await victoria?.remove();
@@ -191,6 +202,7 @@ if (only.has('rss')) {
   checks.push(atMost('rss_mb', num('rss_mb'), 80, 'MB', `${fmt(num('rss_minutes'))} min, 1000 points/s`));
   checks.push(atMost('rss_growth_pct', num('rss_growth_pct'), 5, '%', `${fmt(num('rss_first_mb'))} → ${fmt(num('rss_last_mb'))} MB`));
   checks.push(atMost('disk_bytes_per_point', num('disk_bytes_per_point'), 150, 'B', `${fmt(num('rss_points'))} points`));
+  checks.push(info('cpu_ms_per_1000_points', num('cpu_ms_per_1000_points'), 'ms', 'agent process, user + system, both sinks'));
 }
 if (only.has('flood')) checks.push(...floodChecks(num));
 if (only.has('fleet')) {
@@ -202,6 +214,7 @@ if (only.has('fleet')) {
   checks.push(info('fleet_catchup_seconds', num('fleet_catchup_seconds'), 's', `after a ${fmt(num('fleet_outage_seconds'))} s outage of PgBouncer and VictoriaMetrics`));
   for (const k of ['fleet_pg_lost', 'fleet_pg_duplicated', 'fleet_vm_lost', 'fleet_vm_duplicated']) checks.push(equalTo(k, num(k), 0, '', `${fmt(num('fleet_points_committed'))} points committed, ${fmt(num('fleet_points_still_buffered'))} still buffered at the stop`));
 }
+if (only.has('nodered')) checks.push(...noderedChecks(figures));
 
 const report = { ...figures, machine, settings: { backlog, rss_minutes: rssMinutes, rtu_target: `rtu_cycle_ms ≤ ${RTU_OVERHEAD_MAX} × wire time` }, checks, errors };
 process.stderr.write(`\n${machine.cpu}, ${machine.cores} cores, ${machine.ram_gb} GB RAM, ${machine.disk}, Node ${machine.node}\n\n${formatTable(checks)}\n\n`);

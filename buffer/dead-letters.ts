@@ -25,6 +25,15 @@ export class DeadLetterStore {
   private readonly countSink: Database.Statement<[string, number, number]>;
   private readonly total: Database.Statement<[], { n: number }>;
   private readonly trimOldest: Database.Statement<[number], { sink: string }>;
+  private readonly dataVersion: Database.Statement<[], number>;
+  /**
+   * Sinks known to have no replayed dead letter, as of `seenVersion`. The forwarder asks before
+   * every batch; the answer changes only when this connection replays (replay() clears the set)
+   * or another one commits (the operator's `edge-agent buffer dead-letters replay`), which moves
+   * SQLite's data_version.
+   */
+  private readonly noReplay = new Set<string>();
+  private seenVersion = -1;
 
   /**
    * `maxRows`: most dead letters kept. They share the database file (and its byte bound) with the
@@ -47,6 +56,7 @@ export class DeadLetterStore {
       .prepare<[string, number], unknown[]>(`SELECT seq, ${ROW_COLUMNS}, id FROM dead_letters WHERE sink = ? AND replay = 1 ORDER BY id LIMIT ?`)
       .raw(true);
     this.total = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM dead_letters');
+    this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
     this.trimOldest = db.prepare<[number], { sink: string }>(
       'DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters ORDER BY id LIMIT ?) RETURNING sink',
     );
@@ -82,7 +92,14 @@ export class DeadLetterStore {
 
   /** Replayed dead letters waiting for this sink, oldest first. */
   readReplay(sink: string, limit: number): BufferedPoint[] {
+    const version = this.dataVersion.get() as number;
+    if (version !== this.seenVersion) {
+      this.seenVersion = version;
+      this.noReplay.clear();
+    }
+    if (this.noReplay.has(sink)) return [];
     const rows = this.selectReplay.all(sink, limit) as Array<[...PointRow, number]>;
+    if (rows.length === 0) this.noReplay.add(sink);
     return rows.map((r) => {
       const p = decodeRow(this.series, r.slice(0, 11) as PointRow);
       p.replayId = r[11];
@@ -106,6 +123,7 @@ export class DeadLetterStore {
   /** Moves matching dead letters back for delivery. Returns how many per sink. */
   replay(q: DeadLetterQuery = {}): Record<string, number> {
     const { where, params } = filter(q, 'replay = 0');
+    this.noReplay.clear();
     const rows = this.db.prepare(`UPDATE dead_letters SET replay = 1 ${where} RETURNING sink`).all(...params) as Array<{ sink: string }>;
     const out: Record<string, number> = {};
     for (const r of rows) out[r.sink] = (out[r.sink] ?? 0) + 1;

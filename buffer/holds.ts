@@ -30,8 +30,11 @@ export class HoldStore {
   heldFrom = Infinity;
   private readonly insert: Database.Statement<[number, number, string, number, number]>;
   private readonly extend: Database.Statement<[number, number]>;
+  /** Asked after every transaction of the buffer: prepared once (db.prepare compiles each call). */
+  private readonly selectHeldFrom: Database.Statement<[], number | null>;
 
   constructor(private readonly db: Database.Database) {
+    this.selectHeldFrom = db.prepare<[], number | null>('SELECT min(first_seq) FROM holds').pluck();
     this.insert = db.prepare('INSERT INTO holds (first_seq, last_seq, boot_id, offset_ms, since_mono) VALUES (?, ?, ?, ?, ?)');
     this.extend = db.prepare('UPDATE holds SET last_seq = ? WHERE first_seq = ?');
     this.refresh();
@@ -101,7 +104,7 @@ export class HoldStore {
 
   /** Re-reads the smallest held seq (after a transaction that touched holds committed or rolled back). */
   refresh(): void {
-    const v = this.db.prepare('SELECT min(first_seq) FROM holds').pluck().get() as number | null;
+    const v = this.selectHeldFrom.get() ?? null;
     this.heldFrom = v ?? Infinity;
   }
 }

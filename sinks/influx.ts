@@ -1,16 +1,18 @@
 /**
  * InfluxDB v2 write API sink. One HTTP request per batch, gzipped, no client-side buffering.
  *
- * The client library keeps its own retry buffer (about 32k lines, in memory). SQLite is our only
- * buffer, so that one is off: retries 0, no flush timer, a fresh WriteApi per batch whose
- * `writeFailed` hook rejects at once. A failed batch therefore leaves nothing queued in the client
- * to be re-sent behind our back; the forwarder retries it from SQLite.
+ * SQLite is our only buffer, so nothing here queues or retries: a batch is one request
+ * (influx-http.ts) whose 2xx is the acknowledgement that lets the rows leave the buffer, and a
+ * failed batch leaves nothing behind to be re-sent behind the forwarder's back. The lines are
+ * built by influx-line.ts, in the same format the InfluxDB client library writes, without its
+ * Point object per line (the client library was most of this sink's CPU at 100 points a second).
  */
 import http from 'node:http';
 import https from 'node:https';
-import { HttpError, InfluxDB, Point as LinePoint, RequestTimedOutError } from '@influxdata/influxdb-client';
-import type { AlertRecord, CommandRecord, BufferedPoint, Point } from '../buffer/types.js';
+import type { BufferedPoint, Point } from '../buffer/types.js';
 import { clip, messageOf, parseRetryAfter, transportError } from './classify.js';
+import { InfluxTimeoutError, postLines, writePath, type WriteTarget } from './influx-http.js';
+import { LineWriter } from './influx-line.js';
 import { SinkError, classifyHttpStatus, silentLogger, type Sink, type SinkLogger } from './types.js';
 
 export interface InfluxSinkOptions {
@@ -45,7 +47,10 @@ export class InfluxSink implements Sink {
   readonly stats: InfluxSinkStats = { sent: 0, requests: 0, skippedNull: 0, skippedNonFinite: 0 };
   private readonly opts: InfluxSinkOptions;
   private readonly log: SinkLogger;
-  private client: { influx: InfluxDB; agent: http.Agent } | undefined;
+  private target: WriteTarget | undefined;
+  private readonly path: string;
+  private readonly url: URL;
+  private readonly lines = new LineWriter();
 
   constructor(opts: InfluxSinkOptions) {
     // Validate, never connect: a bad URL is a config error at construction, a dead server is not.
@@ -62,151 +67,87 @@ export class InfluxSink implements Sink {
       throw new SinkError('influx org and bucket must not be empty', { kind: 'config', code: 'EDGE_SINK_CONFIG' });
     }
     this.opts = opts;
+    this.url = url;
+    this.path = writePath({ url, org: opts.org, bucket: opts.bucket });
     this.name = opts.name ?? 'influx';
     this.log = opts.logger ?? silentLogger;
   }
 
   /** Makes no request: a gateway boots with its uplink down, and the first write finds out. */
   async start(): Promise<void> {
-    if (this.client !== undefined) return;
-    const isHttps = this.opts.url.startsWith('https:');
+    if (this.target !== undefined) return;
     // Our own agent, so stop() can close its kept-alive sockets and the process can exit.
-    const agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets: 2 }) : new http.Agent({ keepAlive: true, maxSockets: 2 });
-    const influx = new InfluxDB({
-      url: this.opts.url,
+    const agent = this.url.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets: 2 }) : new http.Agent({ keepAlive: true, maxSockets: 2 });
+    this.target = {
+      url: this.url,
+      org: this.opts.org,
+      bucket: this.opts.bucket,
       token: this.opts.token,
-      timeout: this.opts.timeoutMs ?? 10_000,
-      transportOptions: { agent },
-    });
-    this.client = { influx, agent };
+      agent,
+      timeoutMs: this.opts.timeoutMs ?? 10_000,
+      gzipThreshold: this.opts.gzipThreshold ?? 1000,
+    };
   }
 
   async stop(): Promise<void> {
-    const c = this.client;
-    this.client = undefined;
-    c?.agent.destroy();
+    const t = this.target;
+    this.target = undefined;
+    t?.agent.destroy();
   }
 
   /**
-   * Sends the batch in one request and resolves only when the server accepted it (204). Every
+   * Sends the batch in one request and resolves only when the server accepted it (2xx). Every
    * failure is a SinkError. Re-sending a batch is harmless: same series and timestamp overwrite.
    */
   async write(batch: readonly (Point | BufferedPoint)[]): Promise<void> {
-    const c = this.client;
-    if (c === undefined) throw new SinkError('influx sink is not started', { kind: 'config', code: 'EDGE_SINK_NOT_STARTED' });
-    const lines = this.toLines(batch);
-    if (lines.length === 0) return;
-    const writeApi = c.influx.getWriteApi(this.opts.org, this.opts.bucket, 'ms', {
-      // Larger than the batch, so nothing is sent before flush() and flush() sends one request.
-      batchSize: lines.length + 1,
-      maxBatchBytes: Number.MAX_SAFE_INTEGER,
-      flushInterval: 0,
-      maxRetries: 0,
-      maxBufferLines: lines.length + 1,
-      gzipThreshold: this.opts.gzipThreshold ?? 1000,
-      // Returning a promise makes the client use it as the flush result instead of retrying,
-      // buffering or logging: our forwarder does all three.
-      writeFailed: (error: Error) => Promise.reject(error),
-    });
+    const t = this.target;
+    if (t === undefined) throw new SinkError('influx sink is not started', { kind: 'config', code: 'EDGE_SINK_NOT_STARTED' });
+    const { body, lines } = this.lines.build(batch, this.stats);
+    if (lines === 0) return;
     try {
-      writeApi.writePoints(lines);
-      await writeApi.flush();
+      await postLines(t, this.path, body);
     } catch (err) {
       throw classifyInfluxError(err);
-    } finally {
-      // Nothing can be left after a flush; dispose() also makes any late timer a no-op.
-      const left = writeApi.dispose();
-      if (left > 0) this.log.warn({ lines: left }, 'influx client still held lines after flush; dropped (they stay in the buffer)');
     }
-    this.stats.sent += lines.length;
+    this.stats.sent += lines;
     this.stats.requests += 1;
   }
-
-  private toLines(batch: readonly Point[]): LinePoint[] {
-    const out: LinePoint[] = [];
-    for (const p of batch) {
-      if (p.alert !== undefined) {
-        out.push(alertLine(p, p.alert));
-        continue;
-      }
-      if (p.command !== undefined) {
-        out.push(commandLine(p, p.command));
-        continue;
-      }
-      const v = p.value;
-      if (v === null) {
-        this.stats.skippedNull++;
-        continue;
-      }
-      const line = new LinePoint(p.measurement);
-      for (const k in p.tags) line.tag(k, p.tags[k] as string);
-      if (typeof v === 'number') {
-        if (!Number.isFinite(v)) {
-          this.stats.skippedNonFinite++;
-          continue;
-        }
-        // Always float, never int: a value that is 3 now and 3.5 later must not be a field type conflict.
-        line.floatField('value', v);
-      } else if (typeof v === 'boolean') line.booleanField('value', v);
-      else line.stringField('value', v);
-      out.push(line.timestamp(p.ts));
-    }
-    return out;
-  }
 }
 
-/**
- * An alert event: measurement `alerts`, tagged like its point plus `rule` and `severity`, one line
- * per event at the event's time. Numbers go in float fields and anything else in `_text` fields,
- * so a state alert (`equals: tripped`) never conflicts with the field types of a threshold alert.
- */
-function alertLine(p: Point, a: AlertRecord): LinePoint {
-  const line = new LinePoint(p.measurement);
-  for (const k in p.tags) line.tag(k, p.tags[k] as string);
-  line.stringField('alert_id', a.id).stringField('state', a.state).stringField('message', a.message);
-  line.booleanField('active', a.state !== 'cleared').booleanField('acknowledged', a.acknowledgedAt !== null);
-  for (const [name, v] of [['value', p.value], ['threshold', a.threshold]] as const) {
-    if (typeof v === 'number' && Number.isFinite(v)) line.floatField(name, v);
-    else if (v !== null && typeof v !== 'number') line.stringField(`${name}_text`, String(v));
-  }
-  return line.timestamp(p.ts);
+interface HttpErrorLike {
+  statusCode: number;
+  body?: string;
+  message: string;
+  headers?: Record<string, string | string[] | undefined>;
+  retryAfter?: () => number;
 }
 
-/**
- * A write's audit event: measurement `commands`, tagged like the point written plus `outcome` and
- * `origin`, at the time of the outcome. Numbers in float fields, anything else in `_text` fields.
- */
-function commandLine(p: Point, c: CommandRecord): LinePoint {
-  const line = new LinePoint('commands');
-  for (const k in p.tags) line.tag(k, p.tags[k] as string);
-  line.tag('outcome', c.outcome).tag('origin', c.origin);
-  line.stringField('command_id', c.id).stringField('by', c.by).booleanField('verified', c.outcome === 'verified');
-  if (c.code !== null) line.stringField('code', c.code);
-  for (const [name, v] of [['requested', c.requested], ['previous', c.previous], ['readback', c.readback]] as const) {
-    if (typeof v === 'number' && Number.isFinite(v)) line.floatField(name, v);
-    else if (typeof v === 'boolean') line.floatField(name, v ? 1 : 0);
-    else if (v !== null && typeof v !== 'number') line.stringField(`${name}_text`, String(v));
-  }
-  return line.timestamp(p.ts);
+/** Our InfluxHttpError, or the client library's HttpError (same fields), which callers of the library may still hand us. */
+function isHttpError(err: unknown): err is HttpErrorLike {
+  return err instanceof Error && typeof (err as { statusCode?: unknown }).statusCode === 'number';
 }
 
 /** Maps whatever the client threw onto our error classes (DESIGN.md "Error classes"). */
 export function classifyInfluxError(err: unknown): SinkError {
   if (err instanceof SinkError) return err;
-  if (err instanceof HttpError) {
+  if (isHttpError(err)) {
     const kind = classifyHttpStatus(err.statusCode);
-    // The client's retryAfter() is the raw header number read as milliseconds; the header is in
-    // seconds (or a date), so read the header ourselves.
+    // The client library's retryAfter() is the raw header number read as milliseconds; the header
+    // is in seconds (or a date), so read the header ourselves.
     const header = err.headers?.['retry-after'];
-    const retryAfterMs = parseRetryAfter(header) ?? (err.retryAfter() > 0 ? err.retryAfter() * 1000 : undefined);
-    return new SinkError(clip(`influx write failed: HTTP ${err.statusCode} ${err.body ?? err.message}`), {
+    const fallback = typeof err.retryAfter === 'function' ? err.retryAfter() : 0;
+    const retryAfterMs = parseRetryAfter(header) ?? (fallback > 0 ? fallback * 1000 : undefined);
+    const body = typeof err.body === 'string' && err.body !== '' ? err.body : err.message;
+    return new SinkError(clip(`influx write failed: HTTP ${err.statusCode} ${body}`), {
       kind,
       status: err.statusCode,
       cause: err,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });
   }
-  if (err instanceof RequestTimedOutError) return new SinkError('influx write timed out', { kind: 'timeout', cause: err });
+  if (err instanceof InfluxTimeoutError || (err instanceof Error && err.name === 'RequestTimedOutError')) {
+    return new SinkError('influx write timed out', { kind: 'timeout', cause: err });
+  }
   const transport = transportError(err, 'influx unreachable');
   if (transport !== undefined) return transport;
   // Aborted responses, sockets hung up mid-request and other unknowns: retry rather than lose data.
