@@ -1,7 +1,7 @@
 // Room agent/delivery: forwarding buffered points to the sinks (forwarders, sink wiring, counters, back-off); may import sinks, buffer, config, agent/pipeline and agent/{clock,logger}.
 /**
  * Which sinks the settings enable, and the catalog they mirror. A sink is enabled by its URL; its
- * client library (pg, @influxdata/influxdb-client) is imported only then.
+ * client library (pg; the InfluxDB sink speaks HTTP itself) is imported only then.
  */
 import type { AgentConfig, Settings } from '../../config/types.js';
 import type { Sink, SinkCatalog } from '../../sinks/types.js';
