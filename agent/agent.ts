@@ -71,7 +71,7 @@ export interface AgentOptions {
     env: Env;
     restart?: () => void;
     backoff?: { initialMs: number; maxMs: number };
-    /** Executes `points/write` from central (agent/central/write-target.ts); default: the agent's own executor (`writes`). */
+    /** Executes `points/write` from central (agent/writes/types.ts WriteApi); default: the agent's own executor (`writes`). */
     writeTarget?: WriteTarget;
   };
 }

@@ -40,12 +40,12 @@ class RecordingTarget implements WriteTarget {
   execute(req: WriteRequest): Promise<WriteOutcome> {
     this.executed.push(req);
     const outcome = this.next;
-    return Promise.resolve({ id: ++this.id, outcome, ...(outcome === 'verified' ? {} : { code: 'EDGE_WRITE_MISMATCH', message: 'read back 40, wrote 42.5' }), readback: 42.5, requestedAt: 1, doneAt: 2 });
+    return Promise.resolve({ id: `w${++this.id}`, outcome, ...(outcome === 'verified' ? {} : { code: 'EDGE_WRITE_MISMATCH', message: 'read back 40, wrote 42.5' }), readback: 42.5, requestedAt: 1, doneAt: 2 });
   }
 
   recordRefusal(req: WriteRequest, code: string, message: string): Promise<WriteOutcome> {
     this.refused.push({ req, code, message });
-    return Promise.resolve({ id: ++this.id, outcome: 'refused', code, message, requestedAt: 1, doneAt: 1 });
+    return Promise.resolve({ id: `w${++this.id}`, outcome: 'refused', code, message, requestedAt: 1, doneAt: 1 });
   }
 }
 
