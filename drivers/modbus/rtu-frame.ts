@@ -69,12 +69,29 @@ export type ParsedAnswer =
  * counts only when nothing better can still arrive.
  */
 export function parseReadAnswer(bytes: Uint8Array, expect: ExpectedAnswer): ParsedAnswer {
-  const fc = FUNCTION_CODE[expect.register];
   const want = dataBytes(expect.register, expect.count);
+  const r = scanAnswer(bytes, expect.unitId, FUNCTION_CODE[expect.register], (i) => {
+    if (bytes.length < i + 3) return 'wait';
+    // A byte count that does not fit is most likely not our header at all: keep looking.
+    if (bytes[i + 2] !== want) return 'skip';
+    return i + 3 + want + 2;
+  });
+  return r.status === 'ok' ? { status: 'ok', result: decodeData(bytes.subarray(r.at + 3, r.at + 3 + want), expect) } : r;
+}
+
+type Scanned = { status: 'incomplete' } | { status: 'ok'; at: number } | { status: 'exception'; code: number } | { status: 'garbled'; detail: string };
+
+/**
+ * The search both answer parsers share: from each byte that could start a frame for `unitId`
+ * with `fc` (or its exception, fc | 0x80), `normal(i)` says whether a normal answer starting there
+ * needs more bytes ('wait'), cannot be ours ('skip'), or ends at the returned offset; the first
+ * frame whose CRC holds wins, a bad CRC counts only when nothing better can still arrive.
+ */
+function scanAnswer(bytes: Uint8Array, unitId: number, fc: number, normal: (i: number) => 'wait' | 'skip' | number): Scanned {
   let waiting = false;
   let garbled: string | undefined;
   for (let i = 0; i + 1 < bytes.length; i++) {
-    if (bytes[i] !== expect.unitId) continue;
+    if (bytes[i] !== unitId) continue;
     const code = bytes[i + 1];
     if (code === (fc | 0x80)) {
       if (bytes.length < i + 5) waiting = true;
@@ -83,15 +100,10 @@ export function parseReadAnswer(bytes: Uint8Array, expect: ExpectedAnswer): Pars
       continue;
     }
     if (code !== fc) continue;
-    if (bytes.length < i + 3) {
-      waiting = true;
-      continue;
-    }
-    // A byte count that does not fit is most likely not our header at all: keep looking.
-    if (bytes[i + 2] !== want) continue;
-    const end = i + 3 + want + 2;
-    if (bytes.length < end) waiting = true;
-    else if (crcOk(bytes, i, end)) return { status: 'ok', result: decodeData(bytes.subarray(i + 3, i + 3 + want), expect) };
+    const end = normal(i);
+    if (end === 'skip') continue;
+    if (end === 'wait' || bytes.length < end) waiting = true;
+    else if (crcOk(bytes, i, end)) return { status: 'ok', at: i };
     else garbled ??= 'CRC error';
   }
   if (waiting || garbled === undefined) return { status: 'incomplete' };
@@ -168,30 +180,10 @@ export const WRITE_ANSWER_BYTES = 8;
 
 /** Looks for the answer to the write `request` (a frame from encodeWriteRequest), as parseReadAnswer does for reads. */
 export function parseWriteAnswer(bytes: Uint8Array, request: Uint8Array): { status: 'incomplete' } | { status: 'ok' } | { status: 'exception'; code: number } | { status: 'garbled'; detail: string } {
-  const unitId = request[0];
-  const fc = request[1] as number;
-  let waiting = false;
-  let garbled: string | undefined;
-  for (let i = 0; i + 1 < bytes.length; i++) {
-    if (bytes[i] !== unitId) continue;
-    const code = bytes[i + 1];
-    if (code === (fc | 0x80)) {
-      if (bytes.length < i + 5) waiting = true;
-      else if (crcOk(bytes, i, i + 5)) return { status: 'exception', code: bytes[i + 2] as number };
-      else garbled ??= 'CRC error in an exception response';
-      continue;
-    }
-    if (code !== fc) continue;
-    if (bytes.length < i + WRITE_ANSWER_BYTES) {
-      waiting = true;
-      continue;
-    }
-    let echoed = true;
-    for (let k = 2; k < 6; k++) if (bytes[i + k] !== request[k]) echoed = false;
-    if (!echoed) continue;
-    if (crcOk(bytes, i, i + WRITE_ANSWER_BYTES)) return { status: 'ok' };
-    garbled ??= 'CRC error';
-  }
-  if (waiting || garbled === undefined) return { status: 'incomplete' };
-  return { status: 'garbled', detail: garbled };
+  const r = scanAnswer(bytes, request[0] as number, request[1] as number, (i) => {
+    if (bytes.length < i + WRITE_ANSWER_BYTES) return 'wait';
+    for (let k = 2; k < 6; k++) if (bytes[i + k] !== request[k]) return 'skip';
+    return i + WRITE_ANSWER_BYTES;
+  });
+  return r.status === 'ok' ? { status: 'ok' } : r;
 }
