@@ -3,11 +3,11 @@
  * users from a password file made by mosquitto_passwd, no persistence. Stop and restart on the same
  * port make real broker outages. Also runs mosquitto_pub as an independent MQTT client.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LocalDaemon } from './daemon.js';
 import { freePort } from './victoria.js';
 
 export function mosquittoAvailable(): boolean {
@@ -58,16 +58,16 @@ export interface MosquittoOptions {
 }
 
 export class Mosquitto {
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  private output = '';
+  private readonly daemon: LocalDaemon;
 
   private constructor(
     readonly port: number,
     private readonly dir: string,
     /** The TLS listener's port, when there is one. */
     readonly tlsPort?: number,
-  ) {}
+  ) {
+    this.daemon = new LocalDaemon({ name: 'mosquitto', port, command: 'mosquitto', args: ['-c', join(dir, 'mosquitto.conf')], stopSignal: 'SIGTERM' });
+  }
 
   /** Users as name → password; none means anonymous clients are allowed. Users apply to every listener. */
   static async start(users: Record<string, string> = {}, opts: MosquittoOptions = {}): Promise<Mosquitto> {
@@ -102,30 +102,11 @@ export class Mosquitto {
 
   /** Starts (again) on the same port, and waits until it accepts connections. */
   async restart(): Promise<void> {
-    if (this.child !== undefined) return;
-    const child = spawn('mosquitto', ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child = child;
-    child.stderr?.on('data', (d: Buffer) => (this.output = (this.output + d.toString()).slice(-4000)));
-    this.exited = new Promise((resolve) =>
-      child.once('exit', () => {
-        if (this.child === child) this.child = undefined;
-        resolve();
-      }),
-    );
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (this.child !== child) throw new Error(`mosquitto exited at start:\n${this.output}`);
-      if (await accepts(this.port)) return;
-      if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${this.port}:\n${this.output}`);
-      await new Promise((r) => setTimeout(r, 30));
-    }
+    await this.daemon.start();
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (child === undefined) return;
-    child.kill('SIGTERM');
-    await this.exited;
+    await this.daemon.stop();
   }
 
   async remove(): Promise<void> {
@@ -134,16 +115,6 @@ export class Mosquitto {
   }
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 /** Publishes with mosquitto_pub (an MQTT client that is not ours). Resolves with its exit code and stderr. */
 export function mosquittoPub(opts: { port: number; topic: string; message: string; username?: string; password?: string; cafile?: string; host?: string }): Promise<{ code: number | null; stderr: string }> {

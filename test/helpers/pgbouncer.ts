@@ -3,12 +3,11 @@
  * PostgreSQL: transaction pooling and nothing else that would hide a client's mistakes (no
  * `ignore_startup_parameters`). The admin console (database `pgbouncer`) answers SHOW commands.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { LocalDaemon } from './daemon.js';
 import { PGURL } from './postgres.js';
 import { freePort } from './victoria.js';
 
@@ -28,15 +27,16 @@ export interface PgBouncerOptions {
 }
 
 export class PgBouncer {
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  private output = '';
+  private readonly daemon: LocalDaemon;
 
   private constructor(
     readonly port: number,
     private readonly dir: string,
     private readonly adminPassword: string,
-  ) {}
+  ) {
+    const args = process.getuid?.() === 0 ? ['-u', 'nobody'] : [];
+    this.daemon = new LocalDaemon({ name: 'pgbouncer', port, command: PGBOUNCER_BIN, args: [...args, join(dir, 'pgbouncer.ini')], stopSignal: 'SIGINT', diagnostics: () => this.log() });
+  }
 
   static async start(opts: PgBouncerOptions = {}): Promise<PgBouncer> {
     const dir = mkdtempSync(join(tmpdir(), 'edge-pgbouncer-'));
@@ -77,7 +77,7 @@ pidfile = ${join(dir, 'pgbouncer.pid')}
   /** Replaces the client users (`postgres` stays) and reloads PgBouncer, as ops would after fixing its auth_file. */
   async setUsers(users: Record<string, string>): Promise<void> {
     writeFileSync(join(this.dir, 'userlist.txt'), userlist({ postgres: this.adminPassword, ...users }));
-    this.child?.kill('SIGHUP');
+    this.daemon.signal('SIGHUP');
     await new Promise((r) => setTimeout(r, 200));
   }
 
@@ -111,31 +111,11 @@ pidfile = ${join(dir, 'pgbouncer.pid')}
   }
 
   async restart(): Promise<void> {
-    if (this.child !== undefined) return;
-    const args = process.getuid?.() === 0 ? ['-u', 'nobody'] : [];
-    const child = spawn(PGBOUNCER_BIN, [...args, join(this.dir, 'pgbouncer.ini')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child = child;
-    child.stderr?.on('data', (d: Buffer) => (this.output = (this.output + d.toString()).slice(-4000)));
-    this.exited = new Promise((resolve) =>
-      child.once('exit', () => {
-        if (this.child === child) this.child = undefined;
-        resolve();
-      }),
-    );
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (this.child !== child) throw new Error(`pgbouncer exited at start:\n${this.output}\n${this.log()}`);
-      if (await accepts(this.port)) return;
-      if (Date.now() > deadline) throw new Error(`pgbouncer did not listen on ${this.port}:\n${this.output}\n${this.log()}`);
-      await new Promise((r) => setTimeout(r, 30));
-    }
+    await this.daemon.start();
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (child === undefined) return;
-    child.kill('SIGINT');
-    await this.exited;
+    await this.daemon.stop();
   }
 
   async remove(): Promise<void> {
@@ -154,13 +134,3 @@ function nobody(): { uid: number; gid: number } {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
