@@ -58,7 +58,7 @@ export interface AlertEngineOptions {
    * local broker, and (by the buffer, when it releases the held events) in the events.
    * Absent, or no answer: every time is taken as it is.
    */
-  clockCheck?: () => Pick<ClockVerdict, 'trusted' | 'bootId' | 'offsetMs' | 'epochOffsetMs'> | undefined;
+  clockCheck?: () => Pick<ClockVerdict, 'trusted' | 'bootId' | 'trustedOffsetMs' | 'epochOffsetMs'> | undefined;
 }
 
 /** One rule of one point: its memory and, when there is one, its alert. */
@@ -401,7 +401,7 @@ export class AlertEngine implements AlertSource {
     const v = this.opts.clockCheck?.();
     if (v === undefined) return { now, frame: undefined, trusted: undefined };
     if (!v.trusted) return { now, frame: { bootId: v.bootId, offsetMs: Math.round(v.epochOffsetMs) }, trusted: undefined };
-    const trusted = { bootId: v.bootId, offsetMs: v.offsetMs };
+    const trusted = { bootId: v.bootId, offsetMs: v.trustedOffsetMs };
     if (this.unconfirmed) this.confirmTimes(trusted);
     return { now, frame: undefined, trusted };
   }

@@ -114,7 +114,7 @@ export class ClockGuard {
     for (const h of holds) {
       const otherBoot = h.bootId !== v.bootId;
       if (v.trusted && !otherBoot) {
-        const shiftMs = v.offsetMs - h.offsetMs;
+        const shiftMs = v.trustedOffsetMs - h.offsetMs;
         const rows = this.opts.buffer.releaseHold(h, { shiftMs });
         this.stats.restamped += rows;
         this.opts.logger.info({ rows, shiftMs, firstSeq: h.firstSeq, lastSeq: h.lastSeq }, 'points read before the clock was trusted: re-stamped and released');

@@ -71,6 +71,13 @@ export interface ClockVerdict {
   epochOffsetMs: number;
   /** The jump seen at this look (wall delta − monotonic delta), 0 if none. */
   jumpMs: number;
+  /**
+   * wall − mono read once, at the look where the clock became trusted (or last jumped while
+   * trusted): the one offset every correction of that release uses, so held points and alerts
+   * stamped together move by the same milliseconds, whichever look corrects them. (wall − mono
+   * read at two looks can differ by a millisecond: Date.now and hrtime round apart.)
+   */
+  trustedOffsetMs: number;
 }
 
 export interface ClockSanityOptions {
@@ -97,6 +104,7 @@ export class ClockSanity {
   private epochOffsetMs = 0;
   private sync: { value: boolean | undefined; at: number } | undefined;
   private verdict: boolean | undefined;
+  private trustedOffsetMs = 0;
 
   constructor(private readonly o: ClockSanityOptions) {
     this.opts = { floorMs: o.floorMs ?? CLOCK_FLOOR_MS, jumpThresholdMs: o.jumpThresholdMs ?? 2000, syncCheckEveryMs: o.syncCheckEveryMs ?? 30_000 };
@@ -130,6 +138,7 @@ export class ClockSanity {
     const reason: UntrustedReason | undefined =
       wall < this.opts.floorMs ? 'before-floor' : wall > this.opts.floorMs + CEILING_AFTER_FLOOR_MS ? 'after-ceiling' : this.sync.value === false ? 'not-synchronized' : undefined;
     const trusted = reason === undefined;
+    if (trusted && (this.verdict !== true || jumpMs !== 0)) this.trustedOffsetMs = wall - mono;
     if (trusted !== this.verdict) {
       if (!trusted) {
         this.o.logger.warn({ code: 'EDGE_CLOCK_UNTRUSTED', reason, wall: safeIso(wall) }, 'wall clock not trusted: points are held (or flagged) until it is');
@@ -140,7 +149,7 @@ export class ClockSanity {
     }
     this.stats.trusted = trusted;
     this.stats.reason = reason ?? null;
-    return { trusted, reason, wall, mono, bootId: sources.bootId(), offsetMs: wall - mono, epochOffsetMs: this.epochOffsetMs, jumpMs };
+    return { trusted, reason, wall, mono, bootId: sources.bootId(), offsetMs: wall - mono, epochOffsetMs: this.epochOffsetMs, jumpMs, trustedOffsetMs: this.trustedOffsetMs };
   }
 }
 

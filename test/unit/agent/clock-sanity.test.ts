@@ -53,6 +53,26 @@ describe('ClockSanity', () => {
     expect(v.epochOffsetMs).not.toBe(v0.epochOffsetMs);
     expect(s.stats).toMatchObject({ jumps: 1, lastJumpMs: -3_600_000 });
   });
+
+  it('keeps the offset read when the clock became trusted for every correction, through millisecond jitter, until the next jump', () => {
+    const c = new HandClocks(); // 1970: not trusted
+    const s = new ClockSanity({ sources: c, logger });
+    s.check();
+    c.pass(1000);
+    c.wall_ = CLOCK_FLOOR_MS + 86_400_000; // NTP steps the clock
+    const trusted = s.check();
+    expect(trusted.trustedOffsetMs).toBe(trusted.offsetMs);
+    c.pass(500);
+    c.wall_ += 1; // Date.now and hrtime rounding apart by a millisecond
+    const later = s.check();
+    expect(later.offsetMs).toBe(trusted.offsetMs + 1);
+    expect(later.trustedOffsetMs).toBe(trusted.trustedOffsetMs);
+    c.pass(500);
+    c.wall_ += 10_000; // a jump while trusted: a new offset from here
+    const jumped = s.check();
+    expect(jumped.trustedOffsetMs).toBe(jumped.offsetMs);
+    expect(jumped.trustedOffsetMs).not.toBe(trusted.trustedOffsetMs);
+  });
 });
 
 describe('ClockGuard', () => {
