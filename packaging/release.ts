@@ -10,10 +10,12 @@
  *   README.md, release.json (version, architecture, Node version)
  *
  * Options: --arch x64,arm64,armv7l (default all), --out DIR (default release/), --cache DIR
- * (default .release-cache/, or EDGE_RELEASE_CACHE): Node tarballs and compiled natives live there.
+ * (default EDGE_RELEASE_CACHE, else $XDG_CACHE_HOME/edge-agent/release, ~/.cache/… without it): Node
+ * tarballs and compiled natives live there, outside the checkout like node-gyp's headers, so a fresh
+ * clone on the same box (a CI run) does not compile for minutes again.
  */
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -45,14 +47,14 @@ export interface ReleaseManifest {
   node: string;
 }
 
-export function defaultCacheDir(root = ROOT): string {
-  return process.env.EDGE_RELEASE_CACHE ?? join(root, '.release-cache');
+export function defaultCacheDir(env = process.env): string {
+  return env.EDGE_RELEASE_CACHE ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'edge-agent', 'release');
 }
 
 export async function buildRelease(opts: ReleaseOptions = {}): Promise<ReleaseArtifact[]> {
   const root = opts.root ?? ROOT;
   const outDir = opts.outDir ?? join(root, 'release');
-  const cacheDir = opts.cacheDir ?? defaultCacheDir(root);
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
   const work = mkdtempSync(join(tmpdir(), 'edge-release-'));
   try {

@@ -1,7 +1,7 @@
 /**
  * The self-contained releases (npm run release, packaging/release.ts), built once for the whole
  * file into a temporary folder (the native modules and Node runtimes come from the cache,
- * .release-cache/ or EDGE_RELEASE_CACHE; a cold build compiles for minutes). The arm64 and armv7l
+ * ~/.cache/edge-agent/release or EDGE_RELEASE_CACHE; a cold build compiles for several minutes). The arm64 and armv7l
  * tarballs run under qemu-user-static with Debian's cross libc as sysroot; the x64 one is installed
  * by its own install.sh into a staging root, with no Node on the PATH, and runs the demo.
  * A missing qemu or cross compiler fails the test (test/run-all.sh installs them): never a skip.
@@ -24,16 +24,18 @@ const dirOf = (arch: Arch) => join(work, 'unpacked', `edge-agent-${VERSION}-linu
 /** The launcher's default V8 flags, as it passes them (the qemu runs bypass the shell script). */
 const FLAGS = (/EDGE_NODE_FLAGS-"([^"]*)"/.exec(readFileSync(join(ROOT, 'packaging', 'launcher.sh'), 'utf8'))?.[1] ?? '').split(' ');
 
-function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 180_000, cwd: opts.cwd ?? work, env: opts.env ?? process.env });
-  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: opts.timeoutMs ?? 180_000, cwd: opts.cwd ?? work, env: opts.env ?? process.env });
+  const killed = r.signal === null ? '' : `\n(killed by ${r.signal}${r.error === undefined ? '' : `: ${r.error.message}`})`;
+  return { code: r.status, out: `${r.stdout}${r.stderr}${killed}` };
 }
 
 beforeAll(() => {
   const tools = ['qemu-aarch64-static', 'qemu-arm-static', 'aarch64-linux-gnu-g++', 'arm-linux-gnueabihf-g++'];
   for (const tool of tools) expect(hasCommand(tool), `${tool} is needed (test/run-all.sh installs it)`).toBe(true);
   for (const arch of ['arm64', 'armv7l'] as const) expect(existsSync(join(ARCHES[arch].qemu?.sysroot ?? '/', 'lib')), `sysroot of ${arch}`).toBe(true);
-  const r = sh(process.execPath, [join(ROOT, 'dist', 'packaging', 'release.js'), '--out', OUT], { cwd: ROOT });
+  // A cold cache compiles better-sqlite3 and serialport three times (two cross compilers): minutes.
+  const r = sh(process.execPath, [join(ROOT, 'dist', 'packaging', 'release.js'), '--out', OUT], { cwd: ROOT, timeoutMs: 28 * 60_000 });
   expect(r.code, r.out).toBe(0);
   mkdirSync(join(work, 'unpacked'));
   for (const f of readdirSync(OUT)) expect(sh('tar', ['xzf', join(OUT, f), '-C', join(work, 'unpacked')]).code).toBe(0);
