@@ -14,6 +14,7 @@
 import type { Point } from '../../buffer/types.js';
 import type { Clock } from '../clock.js';
 import type { ResolvedDevice, ResolvedPoint } from '../../config/types.js';
+import { nextStamp } from '../../drivers/timestamps.js';
 import type { Reading } from '../../drivers/types.js';
 import { shouldReport, transformReading, type ExceptionState } from './transform.js';
 
@@ -63,6 +64,8 @@ export class Pipeline {
   readonly stats: PipelineStats = { readings: 0, bad: 0, emitted: 0, suppressed: 0, appendErrors: 0 };
   readonly latest = new Map<string, Point>();
   private readonly exception = new Map<string, ExceptionState>();
+  /** The last timestamp per device and point (PostgreSQL's key without the time): the next is later (timestamps.ts). */
+  private readonly lastTs = new Map<string, number>();
   private readonly listeners: Array<(points: Point[]) => void> = [];
   private readonly evaluators: Array<(points: readonly Point[]) => void> = [];
   private readonly byDevice = new WeakMap<ResolvedDevice, Map<string, ResolvedPoint>>();
@@ -112,6 +115,7 @@ export class Pipeline {
     const prefix = `${deviceId}\u0000`;
     for (const key of this.exception.keys()) if (key.startsWith(prefix)) this.exception.delete(key);
     for (const key of this.latest.keys()) if (key.startsWith(prefix)) this.latest.delete(key);
+    for (const key of this.lastTs.keys()) if (key.startsWith(prefix)) this.lastTs.delete(key);
   }
 
   /** Transforms a cycle of readings of one device and stores the points to report. */
@@ -125,6 +129,10 @@ export class Pipeline {
       if (cfg === undefined) continue;
       this.stats.readings += 1;
       const point = transformReading(reading, cfg);
+      const tsKey = `${device.id}\u0000${cfg.id}`;
+      const last = this.lastTs.get(tsKey);
+      if (last !== undefined) point.ts = nextStamp(last, point.ts);
+      this.lastTs.set(tsKey, point.ts);
       all.push(point);
       if (point.quality === 'bad') this.stats.bad += 1;
       const key = seriesKey(device.id, cfg.id, reading.tags);

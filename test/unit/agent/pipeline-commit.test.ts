@@ -127,3 +127,32 @@ describe('Pipeline commit interval', () => {
     expect(appends).toEqual([2, 2]);
   });
 });
+
+describe('one timestamp per reading of a point', () => {
+  it('moves a reading stamped in the same millisecond as the point’s last one a millisecond on, per point and device', () => {
+    const { pipeline, appends } = rig();
+    // A poll that timed out and the next one, refused by the back-off in the same turn of the event loop.
+    const bad = (ts: number, error: string): Reading[] => ['a', 'b'].map((pointId) => ({ pointId, ts, raw: null, quality: 'bad', error }));
+    pipeline.process(d1, bad(1000, 'EDGE_DEVICE_TIMEOUT'));
+    pipeline.process(d1, bad(1000, 'EDGE_DEVICE_BACKOFF'));
+    pipeline.process(d2, bad(1000, 'EDGE_DEVICE_TIMEOUT'));
+    pipeline.flush();
+    // (Point a has a deadband: its second bad reading is not reported, point b has none.)
+    const stored = (appends[0] ?? []).filter((p) => p.pointId === 'b').map((p) => `${p.deviceId}/${p.pointId}@${p.ts} ${p.error}`);
+    expect(stored).toEqual([
+      'd1/b@1000 EDGE_DEVICE_TIMEOUT',
+      'd1/b@1001 EDGE_DEVICE_BACKOFF',
+      // Another device's point is another key: left as read.
+      'd2/b@1000 EDGE_DEVICE_TIMEOUT',
+    ]);
+    // The suppressed reading moved on too: the latest of a is the later one.
+    expect([...pipeline.latest.values()].find((p) => p.deviceId === 'd1' && p.pointId === 'a')?.ts).toBe(1001);
+  });
+
+  it('leaves readings later than the last one, and a clock stepped back by more than a second, as they are', () => {
+    const { pipeline, appends } = rig();
+    for (const ts of [5000, 6000, 2000]) pipeline.process(d1, readings(ts, ts / 100, 1));
+    pipeline.flush();
+    expect((appends[0] ?? []).filter((p) => p.pointId === 'b').map((p) => p.ts)).toEqual([5000, 6000, 2000]);
+  });
+});

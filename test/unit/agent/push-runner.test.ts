@@ -95,4 +95,9 @@ describe('DeviceTimestamps', () => {
     const t = new DeviceTimestamps();
     expect([t.next(100), t.next(100), t.next(100), t.next(101), t.next(500), t.next(400)]).toEqual([100, 101, 102, 103, 500, 501]);
   });
+
+  it('takes a clock stepped back by more than a second as it is, instead of following it a millisecond at a time', () => {
+    const t = new DeviceTimestamps();
+    expect([t.next(10_000), t.next(9_500), t.next(5_000), t.next(5_000)]).toEqual([10_000, 10_001, 5_000, 5_001]);
+  });
 });
