@@ -12,7 +12,9 @@
  * summed RSS (largest sample), and the catch-up time after the outage (until every agent's /status
  * shows at most one poll pending on each sink). Then the agents stop (draining), and every point each
  * one committed (its buffer's last seq) is counted in PostgreSQL and, for the numeric points, in
- * VictoriaMetrics: lost = committed − stored, duplicated = samples sharing a series and a timestamp.
+ * VictoriaMetrics: lost = committed − still waiting − dead-lettered − dropped − stored; duplicated =
+ * rows sharing a series and a timestamp (PostgreSQL); in VictoriaMetrics such samples are resends.
+ * Where points are missing, the first gateways' gaps are printed (PostgreSQL against VictoriaMetrics).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,7 +26,7 @@ import type { RunningModbusServer } from '../drivers/modbus/server.js';
 import { quoteIdent } from '../sinks/postgres-sql.js';
 import { Mosquitto } from '../test/helpers/mosquitto.js';
 import { PgBouncer } from '../test/helpers/pgbouncer.js';
-import { freePort, VictoriaMetrics } from '../test/helpers/victoria.js';
+import { freePort, VictoriaMetrics, type ExportedSeries } from '../test/helpers/victoria.js';
 import { benchConfig, POINTS_PER_DEVICE } from './layout.js';
 import { startMeterServer } from './meter-source.js';
 
@@ -37,6 +39,8 @@ export interface FleetBenchOptions {
   outageSeconds: number;
   /** PgBouncer's default_pool_size. */
   poolSize: number;
+  /** Log every row PostgreSQL is offered (a trigger) to tell rows lost on the way from rows folded onto one key. */
+  trace?: boolean;
   progress: (msg: string) => void;
 }
 
@@ -54,10 +58,19 @@ export interface FleetResult {
   fleet_points_committed: number;
   /** Not yet delivered to PostgreSQL when the agents stopped (the bounded drain on SIGTERM ran out): kept in the buffer, not lost. */
   fleet_points_still_buffered: number;
+  /** Rejected by PostgreSQL as invalid: kept as dead letters on the gateway (none expected). */
+  fleet_pg_dead_lettered: number;
+  /** Dropped at the buffer's bound or refused (none expected: the bound is far). */
+  fleet_points_dropped: number;
   fleet_pg_lost: number;
   fleet_pg_duplicated: number;
   fleet_vm_lost: number;
-  fleet_vm_duplicated: number;
+  /**
+   * Samples VictoriaMetrics holds twice (same series and time): a batch written again after an
+   * answer was lost (at least once). InfluxDB keeps one point per series and time, so there it
+   * is no duplicate; VictoriaMetrics, the test's stand-in, stores both.
+   */
+  fleet_vm_resent: number;
   fleet_vm_samples: number;
 }
 
@@ -83,14 +96,22 @@ function rssKb(pid: number): number {
   }
 }
 
-/** Points committed to the agent's buffer (its seq counter), and those still waiting for PostgreSQL (past its cursor: not lost, delivered at the next start). */
-function committed(file: string): { committed: number; waiting: number } {
+/**
+ * What the agent's buffer says of PostgreSQL's share: points committed (its seq counter), those
+ * still waiting past the sink's cursor (not lost: delivered at the next start), those the sink
+ * rejected (dead letters: kept on the gateway, visible on /status) and those dropped at the bound.
+ */
+function bufferAccount(file: string): { committed: number; waiting: number; deadLettered: number; dropped: number } {
   const db = openFile(file, { readonly: true });
   try {
-    const saved = (db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").pluck().get() as number | undefined) ?? 0;
-    const last = Math.max(saved, (db.prepare('SELECT max(seq) FROM points').pluck().get() as number | null | undefined) ?? 0);
-    const waiting = db.prepare("SELECT count(*) FROM points WHERE seq > coalesce((SELECT seq FROM cursors WHERE sink = 'postgres'), 0)").pluck().get() as number;
-    return { committed: last, waiting };
+    const one = (sql: string) => (db.prepare(sql).pluck().get() as number | null | undefined) ?? 0;
+    const last = Math.max(one("SELECT value FROM meta WHERE key = 'last_seq'"), one('SELECT max(seq) FROM points'));
+    return {
+      committed: last,
+      waiting: one("SELECT count(*) FROM points WHERE seq > coalesce((SELECT seq FROM cursors WHERE sink = 'postgres'), 0)"),
+      deadLettered: one("SELECT dead_lettered FROM sink_counters WHERE sink = 'postgres'"),
+      dropped: one("SELECT value FROM meta WHERE key = 'dropped'"),
+    };
   } finally {
     db.close();
   }
@@ -134,6 +155,7 @@ export async function benchFleet(o: FleetBenchOptions): Promise<FleetResult> {
     const q = <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []) => pool.query<R>(sql, params).then((r) => r.rows);
     const table = `${quoteIdent(schema)}.points`;
     o.progress(`fleet: ${o.agents} agents started; waiting until every one delivers`);
+    if (o.trace === true) await traceOffered(q, schema, table);
     for (const deadline = Date.now() + 300_000; ; ) {
       const dead = agents.find((a) => a.child.exitCode !== null);
       if (dead !== undefined) throw new Error(`agent ${dead.id} exited with ${dead.child.exitCode}:\n${dead.output}`);
@@ -195,21 +217,28 @@ export async function benchFleet(o: FleetBenchOptions): Promise<FleetResult> {
 
     let total = 0;
     let waiting = 0;
+    let deadLettered = 0;
+    let dropped = 0;
     const perGateway = new Map<string, number>();
     for (const a of agents) {
-      const c = committed(a.buffer);
-      perGateway.set(a.id, c.committed - c.waiting);
+      const c = bufferAccount(a.buffer);
+      perGateway.set(a.id, c.committed - c.waiting - c.deadLettered - c.dropped);
       total += c.committed;
       waiting += c.waiting;
+      deadLettered += c.deadLettered;
+      dropped += c.dropped;
     }
     const stored = await q<{ g: string; n: number; keys: number }>(
       `SELECT gateway_id AS g, count(*)::int AS n, count(DISTINCT (device_id, point_id, ts))::int AS keys FROM ${table} GROUP BY 1`,
     );
     let pgLost = 0;
     let pgDup = 0;
+    const lossy: string[] = [];
     for (const [g, n] of perGateway) {
       const row = stored.find((r) => r.g === g);
-      pgLost += Math.max(0, n - (row?.keys ?? 0));
+      const lost = Math.max(0, n - (row?.keys ?? 0));
+      if (lost > 0) lossy.push(g);
+      pgLost += lost;
       pgDup += (row?.n ?? 0) - (row?.keys ?? 0);
     }
     // VictoriaMetrics stores numbers only: compare it with the numeric points PostgreSQL holds, series by series.
@@ -229,6 +258,7 @@ export async function benchFleet(o: FleetBenchOptions): Promise<FleetResult> {
     let vmDup = 0;
     for (const { k, n } of numeric) vmLost += Math.max(0, n - (inVm.get(k)?.distinct ?? 0));
     for (const v of inVm.values()) vmDup += v.n - v.distinct;
+    if (lossy.length > 0) o.progress(`fleet: points missing in PostgreSQL on ${lossy.length} gateways:\n${await describeLoss(q, schema, table, lossy.slice(0, 5), series, o.trace === true)}`);
 
     return {
       fleet_agents: o.agents,
@@ -243,10 +273,12 @@ export async function benchFleet(o: FleetBenchOptions): Promise<FleetResult> {
       fleet_catchup_seconds: catchup,
       fleet_points_committed: total,
       fleet_points_still_buffered: waiting,
+      fleet_pg_dead_lettered: deadLettered,
+      fleet_points_dropped: dropped,
       fleet_pg_lost: pgLost,
       fleet_pg_duplicated: pgDup,
       fleet_vm_lost: vmLost,
-      fleet_vm_duplicated: vmDup,
+      fleet_vm_resent: vmDup,
       fleet_vm_samples: vmSamples,
     };
   } finally {
@@ -267,4 +299,69 @@ async function pendingOf(port: number): Promise<number> {
   } catch {
     return Number.POSITIVE_INFINITY;
   }
+}
+
+/** Once the agents have made the points table: a trigger copies every row offered to it (conflicting ones too) into `offered`. */
+async function traceOffered(q: <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => Promise<R[]>, schema: string, table: string): Promise<void> {
+  const s = quoteIdent(schema);
+  for (const deadline = Date.now() + 300_000; ; ) {
+    const [r] = await q<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [`${s}.points`]).catch(() => [{ t: null }]);
+    if (r?.t != null) break;
+    if (Date.now() > deadline) throw new Error('the agents made no points table within 5 min');
+    await sleep(50);
+  }
+  await q(`CREATE TABLE ${s}.offered (gateway_id text, device_id text, point_id text, ts timestamptz, value double precision, quality text, error text, at timestamptz DEFAULT clock_timestamp())`);
+  await q(`CREATE FUNCTION ${s}.log_offered() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN
+    INSERT INTO ${s}.offered (gateway_id, device_id, point_id, ts, value, quality, error) VALUES (NEW.gateway_id, NEW.device_id, NEW.point_id, NEW.ts, NEW.value, NEW.quality, NEW.error);
+    RETURN NEW; END $f$`);
+  await q(`CREATE TRIGGER log_offered BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION ${s}.log_offered()`);
+}
+
+/**
+ * Where a gateway's points are missing: per point, the fewest and most rows PostgreSQL holds (a
+ * poll reads every point, so they differ only where single points are missing); the times
+ * VictoriaMetrics has for a point that PostgreSQL lacks; with the trace, keys offered more than
+ * once with different readings (folded by ON CONFLICT DO NOTHING).
+ */
+async function describeLoss(
+  q: <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => Promise<R[]>,
+  schema: string,
+  table: string,
+  gateways: string[],
+  series: ExportedSeries[],
+  traced: boolean,
+): Promise<string> {
+  const lines: string[] = [];
+  for (const g of gateways) {
+    const counts = await q<{ point: string; n: number }>(`SELECT device_id || '/' || point_id AS point, count(*)::int AS n FROM ${table} WHERE gateway_id = $1 GROUP BY 1 ORDER BY 2`, [g]);
+    const times = await q<{ point: string; ts: string }>(`SELECT device_id || '/' || point_id AS point, (extract(epoch FROM ts) * 1000)::bigint::text AS ts FROM ${table} WHERE gateway_id = $1`, [g]);
+    const inPg = new Set(times.map((t) => `${t.point}@${t.ts}`));
+    const vmOnly: string[] = [];
+    for (const s of series) {
+      if (s.metric.gateway !== g) continue;
+      for (const t of s.timestamps) if (!inPg.has(`${s.metric.device}/${s.metric.point}@${t}`)) vmOnly.push(`${s.metric.point}@${new Date(t).toISOString()}`);
+    }
+    const fewest = counts[0];
+    const most = counts[counts.length - 1];
+    let line = `  ${g}: rows per point ${fewest?.n ?? 0} (${fewest?.point ?? '-'}) … ${most?.n ?? 0} (${most?.point ?? '-'}); in VictoriaMetrics only: ${vmOnly.length} ${vmOnly.slice(0, 3).join(', ')}`;
+    if (traced) {
+      const [t] = await q<{ offered: number; keys: number; folded: number }>(
+        `SELECT count(*)::int AS offered, count(DISTINCT (device_id, point_id, ts))::int AS keys,
+                (SELECT count(*)::int FROM (SELECT 1 FROM ${quoteIdent(schema)}.offered WHERE gateway_id = $1 GROUP BY device_id, point_id, ts HAVING count(DISTINCT (value, quality, error)) > 1) x) AS folded
+           FROM ${quoteIdent(schema)}.offered WHERE gateway_id = $1`,
+        [g],
+      );
+      line += `; offered ${t?.offered ?? 0} rows on ${t?.keys ?? 0} keys, ${t?.folded ?? 0} keys offered with different readings`;
+      const folded = await q<{ point: string; ts: Date; value: number | null; quality: string; error: string | null; at: Date }>(
+        `SELECT device_id || '/' || point_id AS point, ts, value, quality, error, at FROM ${quoteIdent(schema)}.offered o
+          WHERE gateway_id = $1 AND (device_id, point_id, ts) IN (
+            SELECT device_id, point_id, ts FROM ${quoteIdent(schema)}.offered WHERE gateway_id = $1 GROUP BY 1, 2, 3 HAVING count(DISTINCT (value, quality, error)) > 1 LIMIT 3)
+          ORDER BY point, ts, at`,
+        [g],
+      );
+      for (const f of folded) line += `\n    ${f.point} ts ${f.ts.toISOString()} value ${f.value} ${f.quality} ${f.error ?? ''} offered ${f.at.toISOString()}`;
+    }
+    lines.push(line);
+  }
+  return lines.join('\n');
 }
