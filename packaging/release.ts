@@ -6,7 +6,7 @@
  *   bin/edge-agent        the command: the bundled Node with small-box V8 flags (packaging/launcher.sh)
  *   node/                 the official Node 20 runtime for the architecture (npm node-linux-<arch>)
  *   app/                  the bundle (packaging/bundle.ts) with the native modules built for it
- *   systemd/              the unit and uninstall.sh
+ *   systemd/              the unit, uninstall.sh and setup.sh (the user, config and data directory)
  *   README.md, release.json (version, architecture, Node version)
  *
  * Options: --arch x64,arm64,armv7l (default all), --out DIR (default release/), --cache DIR
@@ -80,7 +80,7 @@ export async function buildRelease(opts: ReleaseOptions = {}): Promise<ReleaseAr
       cpSync(join(root, 'packaging', 'launcher.sh'), join(dir, 'bin', 'edge-agent'));
       chmodSync(join(dir, 'bin', 'edge-agent'), 0o755);
       mkdirSync(join(dir, 'systemd'));
-      for (const f of ['edge-agent.service', 'uninstall.sh']) cpSync(join(root, 'systemd', f), join(dir, 'systemd', f));
+      for (const f of ['edge-agent.service', 'uninstall.sh', 'setup.sh']) cpSync(join(root, 'systemd', f), join(dir, 'systemd', f));
       cpSync(join(root, 'systemd', 'install.sh'), join(dir, 'install.sh'));
       cpSync(join(root, 'README.md'), join(dir, 'README.md'));
       const manifest: ReleaseManifest = { name: 'edge-agent', version, arch, node: runtime.version };
