@@ -20,11 +20,10 @@ import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, read
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ARCHES, parseArch, type Arch } from './arches.js';
 import { ROOT } from './bundle.js';
-import { elfMachine, exec, log } from './exec.js';
+import { elfMachine, exec, log, runAsProgram } from './exec.js';
 
 const NAME = 'edge-agent';
 const LAUNCHER = `/opt/${NAME}/bin/${NAME}`;
@@ -82,7 +81,7 @@ function walk(dir: string, visit: (path: string) => void): void {
  * tells Debian releases apart (bookworm 2.36, bullseye 2.31), so apt refuses a box the program
  * could not run on instead of failing at start.
  */
-function sharedLibraryDepends(elfFiles: readonly string[]): string[] {
+function sharedLibraryDepends(top: string, elfFiles: readonly string[]): string[] {
   const packages: Record<string, string> = {
     'libc.so.6': 'libc6',
     'libm.so.6': 'libc6',
@@ -90,6 +89,8 @@ function sharedLibraryDepends(elfFiles: readonly string[]): string[] {
     'libpthread.so.0': 'libc6',
     'libstdc++.so.6': 'libstdc++6',
     'libgcc_s.so.1': 'libgcc-s1',
+    // Node for armv7l: 64-bit atomics on a 32-bit CPU
+    'libatomic.so.1': 'libatomic1',
   };
   const needed = new Set<string>();
   let glibc = [0];
@@ -98,7 +99,7 @@ function sharedLibraryDepends(elfFiles: readonly string[]): string[] {
     for (const [, lib = ''] of dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)) {
       if (/^ld-linux/.test(lib)) continue; // the dynamic loader: libc6 too
       const pkg = packages[lib];
-      if (pkg === undefined) throw new Error(`EDGE_RELEASE_DEPENDS: ${relative(ROOT, file)} needs ${lib}, which no Debian package is known for here (packaging/deb.ts)`);
+      if (pkg === undefined) throw new Error(`EDGE_RELEASE_DEPENDS: /${relative(top, file)} needs ${lib}, which no Debian package is known for here (packaging/deb.ts)`);
       needed.add(pkg);
     }
     for (const [, v = ''] of exec('readelf', ['--version-info', '--wide', file]).matchAll(/Name: GLIBC_(\d+(?:\.\d+)*)/g)) {
@@ -180,7 +181,7 @@ export function buildDeb(opts: DebOptions): string {
       ['Maintainer', maintainer(pkg)],
       ['Installed-Size', String(kib)],
       // No nodejs: the runtime is inside. passwd: postinst's useradd/groupadd/usermod.
-      ['Depends', [...sharedLibraryDepends(elfFiles), 'passwd'].join(', ')],
+      ['Depends', [...sharedLibraryDepends(top, elfFiles), 'passwd'].join(', ')],
       ['Section', 'net'],
       ['Priority', 'optional'],
       [
@@ -214,13 +215,8 @@ export function buildDeb(opts: DebOptions): string {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  try {
-    const { values } = parseArgs({ options: { tree: { type: 'string' }, arch: { type: 'string' }, out: { type: 'string' } } });
-    if (values.tree === undefined || values.arch === undefined) throw new Error('usage: node dist/packaging/deb.js --tree RELEASE_FOLDER --arch x64|arm64|armv7l [--out DIR]');
-    buildDeb({ tree: values.tree, arch: parseArch(values.arch), outDir: values.out ?? join(ROOT, 'release') });
-  } catch (err) {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  }
-}
+await runAsProgram(import.meta.url, () => {
+  const { values } = parseArgs({ options: { tree: { type: 'string' }, arch: { type: 'string' }, out: { type: 'string' } } });
+  if (values.tree === undefined || values.arch === undefined) throw new Error('usage: node dist/packaging/deb.js --tree RELEASE_FOLDER --arch x64|arm64|armv7l [--out DIR]');
+  buildDeb({ tree: values.tree, arch: parseArch(values.arch), outDir: values.out ?? join(ROOT, 'release') });
+});

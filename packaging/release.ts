@@ -18,11 +18,10 @@
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ALL_ARCHES, parseArch, type Arch } from './arches.js';
 import { buildBundle, ROOT } from './bundle.js';
-import { exec, log } from './exec.js';
+import { exec, log, runAsProgram } from './exec.js';
 import { buildNatives, NATIVE_MODULES } from './natives.js';
 import { buildDeb, sourceDateEpoch } from './deb.js';
 import { nodeRuntime } from './node-runtime.js';
@@ -105,13 +104,8 @@ export async function buildRelease(opts: ReleaseOptions = {}): Promise<ReleaseAr
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  try {
-    const { values } = parseArgs({ options: { arch: { type: 'string' }, out: { type: 'string' }, cache: { type: 'string' } } });
-    const arches = values.arch?.split(',').map(parseArch);
-    await buildRelease({ ...(arches && { arches }), ...(values.out !== undefined && { outDir: values.out }), ...(values.cache !== undefined && { cacheDir: values.cache }) });
-  } catch (err) {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  }
-}
+await runAsProgram(import.meta.url, async () => {
+  const { values } = parseArgs({ options: { arch: { type: 'string' }, out: { type: 'string' }, cache: { type: 'string' } } });
+  const arches = values.arch?.split(',').map(parseArch);
+  await buildRelease({ ...(arches && { arches }), ...(values.out !== undefined && { outDir: values.out }), ...(values.cache !== undefined && { cacheDir: values.cache }) });
+});
