@@ -247,6 +247,8 @@ describe('the .deb packages', () => {
    * Runs `script` (bash) as root in a throw-away copy of this machine: a private mount namespace in
    * which an overlay (lower: /, upper: a tmpfs) is chroot()ed into. Whatever apt, dpkg and the
    * maintainer scripts change there (/etc/passwd too) goes with the namespace; / stays as it was.
+   * A private network namespace too, with only loopback: no internet for apt, and the demo's ports
+   * cannot meet another program's.
    */
   function inThrowawayRoot(script: string): { code: number | null; out: string } {
     expect(process.getuid?.(), 'installing a .deb needs root (for the private mount namespace and the chroot)').toBe(0);
@@ -261,8 +263,9 @@ describe('the .deb packages', () => {
       mount -t proc proc "$base/root/proc"
       mount --rbind /dev "$base/root/dev"
       mkdir -p "$base/root$out" && mount --bind "$out" "$base/root$out"
-      exec chroot "$base/root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive /bin/bash -c "$3"`;
-    const r = sh('unshare', ['--mount', '--fork', 'bash', '-c', setup, 'bash', base, OUT, script], { timeoutMs: 240_000 });
+      ip link set lo up
+      exec chroot "$base/root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive /bin/bash --norc -c "$3"`;
+    const r = sh('unshare', ['--mount', '--net', '--fork', 'bash', '--norc', '-c', setup, 'bash', base, OUT, script], { timeoutMs: 240_000 });
     // apt runs dpkg on a terminal: \r\n line ends and \r progress.
     return { code: r.code, out: r.out.replace(/\r\n?/g, '\n') };
   }
@@ -273,6 +276,7 @@ describe('the .deb packages', () => {
       step() { printf '\\n@@ %s\\n' "$1"; }
       rm -f /usr/bin/node   # the overlay's copy: this box has no Node
       step node; command -v node || echo none
+      step links; ip -o link | wc -l
       step install; apt-get install -y -q --no-install-recommends ${deb} 2>&1
       step version; edge-agent --version
       step user; id edge-agent
@@ -297,6 +301,7 @@ describe('the .deb packages', () => {
     const steps = Object.fromEntries(r.out.split('\n@@ ').slice(1).map((s) => [s.slice(0, s.indexOf('\n')), s.slice(s.indexOf('\n') + 1)]));
     expect(Object.keys(steps)).toContain('end');
     expect(steps.node?.trim()).toBe('none');
+    expect(steps.links?.trim(), 'only loopback: apt installs with no network').toBe('1');
     expect(steps.install).toMatch(/created user edge-agent/);
     expect(steps.install).toMatch(/enabled, not started: add devices and sinks/);
     expect(steps.version?.trim()).toBe(VERSION);
