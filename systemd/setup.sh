@@ -115,7 +115,8 @@ ea_unit() {
 # itself, the user and group.
 ea_purge() {
   rm -rf "$1/etc/${NAME:?}" "$1/var/lib/${NAME:?}"
-  if [ -z "$1" ]; then
+  # userdel may be gone by the time a package is purged (only essential packages are sure to be there).
+  if [ -z "$1" ] && command -v userdel >/dev/null; then
     if getent passwd "$NAME" >/dev/null; then userdel "$NAME"; fi
     if getent group "$NAME" >/dev/null; then groupdel "$NAME" 2>/dev/null || true; fi
   fi
