@@ -1,6 +1,7 @@
 /** Running the build's tools: a failure names the command and shows its output, as a build log should. */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 export interface ExecOptions {
   cwd?: string;
@@ -35,4 +36,15 @@ export function elfMachine(file: string): number | undefined {
 
 export function log(message: string): void {
   console.error(`release: ${message}`);
+}
+
+/** A packaging script's command line: runs `body` when the module at `moduleUrl` is the program; a failure prints its message and exits 1. */
+export async function runAsProgram(moduleUrl: string, body: () => unknown): Promise<void> {
+  if (process.argv[1] !== fileURLToPath(moduleUrl)) return;
+  try {
+    await body();
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  }
 }

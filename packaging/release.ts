@@ -1,12 +1,13 @@
 /**
  * `npm run release`: release/edge-agent-<version>-linux-{x64,arm64,armv7l}.tar.gz, each a folder
- * that installs on a box with no internet, no compiler and no Node:
+ * that installs on a box with no internet, no compiler and no Node, and the same folder as
+ * release/edge-agent_<version>_{amd64,arm64,armhf}.deb (packaging/deb.ts):
  *
  *   install.sh            systemd/install.sh (it sees release.json and installs this folder)
  *   bin/edge-agent        the command: the bundled Node with small-box V8 flags (packaging/launcher.sh)
  *   node/                 the official Node 20 runtime for the architecture (npm node-linux-<arch>)
  *   app/                  the bundle (packaging/bundle.ts) with the native modules built for it
- *   systemd/              the unit and uninstall.sh
+ *   systemd/              the unit, uninstall.sh and setup.sh (the user, config and data directory)
  *   README.md, release.json (version, architecture, Node version)
  *
  * Options: --arch x64,arm64,armv7l (default all), --out DIR (default release/), --cache DIR
@@ -17,12 +18,12 @@
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ALL_ARCHES, parseArch, type Arch } from './arches.js';
 import { buildBundle, ROOT } from './bundle.js';
-import { exec, log } from './exec.js';
+import { exec, log, runAsProgram } from './exec.js';
 import { buildNatives, NATIVE_MODULES } from './natives.js';
+import { buildDeb, sourceDateEpoch } from './deb.js';
 import { nodeRuntime } from './node-runtime.js';
 
 export interface ReleaseOptions {
@@ -37,6 +38,8 @@ export interface ReleaseArtifact {
   /** the folder's name inside the tarball: edge-agent-<version>-linux-<arch> */
   name: string;
   tarball: string;
+  /** edge-agent_<version>_<amd64|arm64|armhf>.deb, the same tree under /opt/edge-agent (packaging/deb.ts) */
+  deb: string;
   nodeVersion: string;
 }
 
@@ -56,6 +59,7 @@ export async function buildRelease(opts: ReleaseOptions = {}): Promise<ReleaseAr
   const outDir = opts.outDir ?? join(root, 'release');
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  const epoch = sourceDateEpoch(root);
   const work = mkdtempSync(join(tmpdir(), 'edge-release-'));
   try {
     // The JavaScript is the same for every architecture: bundled once.
@@ -80,16 +84,18 @@ export async function buildRelease(opts: ReleaseOptions = {}): Promise<ReleaseAr
       cpSync(join(root, 'packaging', 'launcher.sh'), join(dir, 'bin', 'edge-agent'));
       chmodSync(join(dir, 'bin', 'edge-agent'), 0o755);
       mkdirSync(join(dir, 'systemd'));
-      for (const f of ['edge-agent.service', 'uninstall.sh']) cpSync(join(root, 'systemd', f), join(dir, 'systemd', f));
+      for (const f of ['edge-agent.service', 'uninstall.sh', 'setup.sh']) cpSync(join(root, 'systemd', f), join(dir, 'systemd', f));
       cpSync(join(root, 'systemd', 'install.sh'), join(dir, 'install.sh'));
       cpSync(join(root, 'README.md'), join(dir, 'README.md'));
       const manifest: ReleaseManifest = { name: 'edge-agent', version, arch, node: runtime.version };
       writeFileSync(join(dir, 'release.json'), `${JSON.stringify(manifest, null, 2)}\n`);
       const tarball = join(outDir, `${name}.tar.gz`);
-      // Owned by root in the archive, whoever built it: the box unpacks it with sudo.
-      exec('tar', ['czf', tarball, '--owner=0', '--group=0', '--numeric-owner', '-C', work, name]);
+      // Owned by root in the archive, whoever built it: the box unpacks it with sudo. Sorted, with
+      // one mtime (the .deb's) and no gzip timestamp: the same sources give the same bytes.
+      exec('tar', ['cf', tarball, '--use-compress-program=gzip -n', '--sort=name', `--mtime=@${epoch}`, '--owner=0', '--group=0', '--numeric-owner', '-C', work, name]);
       log(`${tarball} (node ${runtime.version})`);
-      artifacts.push({ arch, name, tarball, nodeVersion: runtime.version });
+      const deb = buildDeb({ root, tree: dir, arch, outDir, epoch });
+      artifacts.push({ arch, name, tarball, deb, nodeVersion: runtime.version });
       rmSync(dir, { recursive: true, force: true });
     }
     return artifacts;
@@ -98,13 +104,8 @@ export async function buildRelease(opts: ReleaseOptions = {}): Promise<ReleaseAr
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  try {
-    const { values } = parseArgs({ options: { arch: { type: 'string' }, out: { type: 'string' }, cache: { type: 'string' } } });
-    const arches = values.arch?.split(',').map(parseArch);
-    await buildRelease({ ...(arches && { arches }), ...(values.out !== undefined && { outDir: values.out }), ...(values.cache !== undefined && { cacheDir: values.cache }) });
-  } catch (err) {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  }
-}
+await runAsProgram(import.meta.url, async () => {
+  const { values } = parseArgs({ options: { arch: { type: 'string' }, out: { type: 'string' }, cache: { type: 'string' } } });
+  const arches = values.arch?.split(',').map(parseArch);
+  await buildRelease({ ...(arches && { arches }), ...(values.out !== undefined && { outDir: values.out }), ...(values.cache !== undefined && { cacheDir: values.cache }) });
+});

@@ -19,6 +19,10 @@ set -euo pipefail
 NAME=edge-agent
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [ -f "$HERE/release.json" ]; then MODE=release; SRC=$HERE; else MODE=source; SRC=$(dirname "$HERE"); fi
+# The user, config and data directory are made by the functions every install shares (the .deb too).
+[ -f "$SRC/systemd/setup.sh" ] || { echo "$NAME: $SRC/systemd/setup.sh is missing (unpack or check out again)" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=setup.sh
+. "$SRC/systemd/setup.sh"
 
 usage() {
   cat <<EOF
@@ -49,14 +53,10 @@ if [ -n "$PREFIX" ]; then
   PREFIX=$(cd "$PREFIX" && pwd)
 fi
 
-say() { printf '%s: %s\n' "$NAME" "$*"; }
-die() { printf '%s: %s\n' "$NAME" "$*" >&2; exit 1; }
 staging() { [ -n "$PREFIX" ]; }
 release() { [ "$MODE" = release ]; }
 
 APP=$PREFIX/opt/$NAME
-ETC=$PREFIX/etc/$NAME
-DATA=$PREFIX/var/lib/$NAME
 UNIT=$PREFIX/etc/systemd/system/$NAME.service
 BIN=$PREFIX/usr/local/bin/$NAME
 
@@ -89,17 +89,7 @@ case "$arch" in
 esac
 
 # --- The service user -----------------------------------------------------------------------------
-if ! staging; then
-  getent group "$NAME" >/dev/null || groupadd --system "$NAME"
-  if ! getent passwd "$NAME" >/dev/null; then
-    useradd --system --gid "$NAME" --home-dir "/var/lib/$NAME" --no-create-home --shell /usr/sbin/nologin \
-      --comment "edge-agent service" "$NAME"
-    say "created user $NAME"
-  fi
-  # The unit adds dialout too (SupplementaryGroups=); membership also lets `sudo -u edge-agent
-  # edge-agent run --once` reach the serial ports when commissioning.
-  if getent group dialout >/dev/null; then usermod -a -G dialout "$NAME"; fi
-fi
+staging || ea_user
 
 # --- The program: staged beside the old one, then swapped in -------------------------------------
 mkdir -p "$PREFIX/opt"
@@ -150,82 +140,14 @@ EOF
 chmod 0755 "$BIN.tmp"
 mv "$BIN.tmp" "$BIN"
 
-# --- Configuration: written once, never overwritten -----------------------------------------------
-mkdir -p "$ETC"
-chmod 0750 "$ETC"
-if [ ! -e "$ETC/config.yaml" ]; then
-  gateway=$(hostname -s 2>/dev/null | tr -c 'A-Za-z0-9_.:\n-' '-' || true)
-  [ -n "$gateway" ] || gateway=gw-1
-  cat >"$ETC/config.yaml" <<EOF
-# edge-agent configuration, written by install.sh (which never overwrites it).
-# Check it:   edge-agent validate --config /etc/edge-agent/config.yaml
-# Apply it:   sudo systemctl restart edge-agent
-# Reference:  /opt/edge-agent/README.md. Secrets go in /etc/edge-agent/env (INFLUX_TOKEN=…) and are
-# used here as \${INFLUX_TOKEN}.
-gateway:
-  id: $gateway
-  # site: pozo-17
-  # tags: { region: maule }
-
-buffer:
-  path: /var/lib/edge-agent/buffer.db
-
-# sinks:
-#   influx:
-#     url: https://influx.ops.example:8086
-#     token: \${INFLUX_TOKEN}
-#     org: ops
-#     bucket: telemetry
-#   postgres:
-#     url: postgres://edge:\${PG_PASSWORD}@db.ops.example/telemetry
-
-http:
-  host: 127.0.0.1   # 0.0.0.0 shows the status page on the LAN; then set a token
-  port: 8080
-  # token: \${HTTP_TOKEN}
-
-log:
-  level: info
-
-devices: []
-#  - id: pump-1
-#    driver: modbus
-#    connection: { protocol: tcp, host: 192.168.1.50, port: 502, unitId: 1, timeout: 1s }
-#    every: 10s
-#    points:
-#      flow: { register: holding, address: 0, type: float32, unit: m3/h }
-EOF
-  chmod 0640 "$ETC/config.yaml"
-  say "wrote $ETC/config.yaml (gateway id $gateway): add your devices and sinks there"
-else
-  say "kept $ETC/config.yaml"
-fi
-if [ ! -e "$ETC/env" ]; then
-  cat >"$ETC/env" <<'EOF'
-# Secrets for ${VAR} references in config.yaml, one VAR=value per line (systemd EnvironmentFile=).
-# INFLUX_TOKEN=
-# PG_PASSWORD=
-# HTTP_TOKEN=
-EOF
-  chmod 0640 "$ETC/env"
-fi
-
-# --- The buffer's directory (systemd's StateDirectory= would create it too) -----------------------
-mkdir -p "$DATA"
-chmod 0750 "$DATA"
-
-if ! staging; then
-  chown root:"$NAME" "$ETC" "$ETC/config.yaml" "$ETC/env"
-  chown "$NAME":"$NAME" "$DATA"
-fi
+# --- Configuration (written once, never overwritten) and the buffer's directory -------------------
+ea_config "$PREFIX"
+ea_data "$PREFIX"
+staging || ea_own
 
 # --- The unit, with this machine's node (source) or the release's command -------------------------
 mkdir -p "$(dirname "$UNIT")"
-if release; then
-  sed "s|^ExecStart=/usr/bin/node /opt/$NAME/dist/agent/cli.js |ExecStart=$RUN |" "$SRC/systemd/$NAME.service" >"$UNIT.tmp"
-else
-  sed "s|^ExecStart=/usr/bin/node |ExecStart=$NODE |" "$SRC/systemd/$NAME.service" >"$UNIT.tmp"
-fi
+ea_unit "$SRC/systemd/$NAME.service" "$RUN" >"$UNIT.tmp"
 chmod 0644 "$UNIT.tmp"
 mv "$UNIT.tmp" "$UNIT"
 
@@ -236,7 +158,7 @@ fi
 
 # --- Check the config as the service will read it, then start -------------------------------------
 valid=1
-runuser -u "$NAME" -- "${RUN_HERE[@]}" validate --config "$ETC/config.yaml" || valid=0
+runuser -u "$NAME" -- "${RUN_HERE[@]}" validate --config "/etc/$NAME/config.yaml" || valid=0
 if [ ! -d /run/systemd/system ]; then
   say "systemd is not running here (a container?): the unit is installed, not enabled"
   exit 0
@@ -247,7 +169,7 @@ say "enabled $NAME.service"
 if [ "$START" = 0 ]; then
   say "not started (--no-start): sudo systemctl start $NAME"
 elif [ "$valid" = 0 ]; then
-  say "not started: fix $ETC/config.yaml (above), then: sudo systemctl restart $NAME"
+  say "not started: fix /etc/$NAME/config.yaml (above), then: sudo systemctl restart $NAME"
   exit 1
 else
   # Type=notify: this returns once the agent said READY=1 (or failed).

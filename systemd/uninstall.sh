@@ -4,6 +4,9 @@
 set -euo pipefail
 
 NAME=edge-agent
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=setup.sh
+. "$HERE/setup.sh"
 
 usage() {
   cat <<EOF
@@ -26,7 +29,6 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-say() { printf '%s: %s\n' "$NAME" "$*"; }
 staging() { [ -n "$PREFIX" ]; }
 staging || [ "$(id -u)" = 0 ] || { echo "$NAME: run as root (sudo $0)" >&2; exit 1; }
 
@@ -45,10 +47,7 @@ rm -f "$PREFIX/usr/local/bin/$NAME"
 say "removed the service and the program"
 
 if [ "$PURGE" = 1 ]; then
-  rm -rf "$PREFIX/etc/${NAME:?}" "$PREFIX/var/lib/${NAME:?}"
-  if ! staging && getent passwd "$NAME" >/dev/null; then userdel "$NAME"; fi
-  if ! staging && getent group "$NAME" >/dev/null; then groupdel "$NAME" 2>/dev/null || true; fi
-  say "purged the configuration, the buffer and the user"
+  ea_purge "$PREFIX"
 else
   say "kept $PREFIX/etc/$NAME and $PREFIX/var/lib/$NAME (the buffer may hold undelivered points); --purge deletes them"
 fi

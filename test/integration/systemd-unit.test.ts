@@ -5,7 +5,7 @@
  * rather than passing: test/run-all.sh installs them (Debian packages systemd and shellcheck).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const UNIT = join(ROOT, 'systemd', 'edge-agent.service');
 const INSTALL = join(ROOT, 'systemd', 'install.sh');
 const UNINSTALL = join(ROOT, 'systemd', 'uninstall.sh');
+const SETUP = join(ROOT, 'systemd', 'setup.sh');
 /** The exposure `systemd-analyze security --offline=true` gives the unit (README says so too). */
 const EXPOSURE = 1.6;
 
@@ -77,7 +78,7 @@ describe('the unit file', () => {
 
 describe('install and uninstall scripts', () => {
   it.skipIf(skipping('shellcheck', 'shellcheck'))('pass shellcheck', () => {
-    const r = run('shellcheck', [INSTALL, UNINSTALL]);
+    const r = run('shellcheck', ['-x', INSTALL, UNINSTALL, SETUP]);
     expect(r.out).toBe('');
     expect(r.code).toBe(0);
   });
@@ -155,6 +156,7 @@ describe('install and uninstall scripts', () => {
     const script = join(empty, 'systemd', 'install.sh');
     mkdirSync(join(empty, 'systemd'));
     writeFileSync(script, readFileSync(INSTALL));
+    cpSync(SETUP, join(empty, 'systemd', 'setup.sh'));
     chmodSync(script, 0o755);
     const r = run('bash', [script, '--prefix', join(empty, 'root')]);
     expect(r.code).toBe(1);
