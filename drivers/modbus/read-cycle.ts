@@ -5,7 +5,7 @@
  * The drivers own the sending and what a failure means for the connection or the bus.
  */
 import type { Reading, ReadStats as DriverReadStats } from '../types.js';
-import { decodeBit, decodeValue } from './decode.js';
+import { decodeBit, decodeValue, registerCount } from './decode.js';
 import type { DriverClock } from './deps.js';
 import { exceptionCode, ModbusErrors, type DeviceFault } from './errors.js';
 import { bisect, planRequests, SplitLog, type PlannablePoint, type PlanOptions, type ReadRequest } from './plan.js';
@@ -66,7 +66,7 @@ export class ReadCycle {
         raw =
           result.kind === 'bits'
             ? decodeBit(result.bits[offset] === true, point.type)
-            : decodeValue(result.words.slice(offset), { type: point.type, order: point.order, length: point.length, bit: point.bit, byte: point.byte });
+            : decodeValue(wordsOf(result.words, offset, point), point);
       } catch (err) {
         this.readings[index] = badReading(point, ts, ModbusErrors.protocol, `cannot decode ${point.type}: ${(err as Error).message}`);
         continue;
@@ -116,6 +116,14 @@ export class ReadCycle {
     const now = this.clock.now();
     return this.readings.map((r, i) => r ?? badReading(this.points[i] as PlannablePoint, now, ModbusErrors.protocol, 'point was not planned'));
   }
+}
+
+/**
+ * The registers of one point in an answer: only its own (a string takes the rest, as its length
+ * may be unset), so a poll does not copy the rest of the answer once per point.
+ */
+function wordsOf(words: readonly number[], offset: number, point: PlannablePoint): readonly number[] {
+  return point.type === 'string' ? words.slice(offset) : words.slice(offset, offset + registerCount(point.type));
 }
 
 export function badReading(point: Pick<PlannablePoint, 'id'>, ts: number, error: string, detail: string): Reading {
