@@ -94,10 +94,12 @@ export class HistoryRecorder {
   /** Closes buckets whose time is over and writes every closed bucket (with `all`, the open ones too: stop). */
   flush(all = false): void {
     const now = this.opts.now();
-    for (const [key, b] of this.open) {
+    // values(), not entries(): this runs after every commit over every open bucket, and each
+    // entry would be an array of its own. Deleting the entry being visited is safe in a Map.
+    for (const b of this.open.values()) {
       if (all || b.ts + (this.opts.tiers[b.tier] as HistoryTier).stepMs <= now) {
         this.closed.push(b);
-        this.open.delete(key);
+        this.open.delete(b.key);
       }
     }
     const prune = now - this.lastPrune >= (this.opts.pruneEveryMs ?? 60_000);
