@@ -28,6 +28,8 @@ interface HoldRow {
 export class HoldStore {
   /** Smallest held seq, or Infinity: kept in memory because every read consults it. */
   heldFrom = Infinity;
+  /** Whether this store changed the holds table since the last refresh (only this process writes it). */
+  private touched = true;
   private readonly insert: Database.Statement<[number, number, string, number, number]>;
   private readonly extend: Database.Statement<[number, number]>;
   /** Asked after every transaction of the buffer: prepared once (db.prepare compiles each call). */
@@ -52,6 +54,7 @@ export class HoldStore {
 
   /** Inside the append transaction: rows first..last were appended under `tag`. */
   add(first: number, last: number, tag: HoldTag): void {
+    this.touched = true;
     const holds = this.list();
     const tail = holds[holds.length - 1];
     if (tail !== undefined && tail.lastSeq === first - 1 && tail.bootId === tag.bootId && tail.offsetMs === tag.offsetMs) {
@@ -64,6 +67,7 @@ export class HoldStore {
 
   /** Inside a transaction: re-stamps or flags the rows of one hold and lets them go. */
   release(hold: Hold, how: HoldRelease): number {
+    this.touched = true;
     let changed: number;
     if ('shiftMs' in how) {
       this.confirmAlerts(hold, how.shiftMs);
@@ -98,12 +102,16 @@ export class HoldStore {
 
   /** Inside the eviction transaction: rows below `first` are gone. */
   trimBelow(first: number): void {
+    this.touched = true;
     this.db.prepare('DELETE FROM holds WHERE last_seq < ?').run(first);
     this.db.prepare('UPDATE holds SET first_seq = ? WHERE first_seq < ?').run(first, first);
   }
 
-  /** Re-reads the smallest held seq (after a transaction that touched holds committed or rolled back). */
+  /** Re-reads the smallest held seq after a transaction that touched holds committed or rolled back (a no-op after one that did not). */
   refresh(): void {
+    // Most transactions (every append and ack) leave the holds alone: no query for them.
+    if (!this.touched) return;
+    this.touched = false;
     const v = this.selectHeldFrom.get() ?? null;
     this.heldFrom = v ?? Infinity;
   }

@@ -113,6 +113,8 @@ export class SqliteBuffer {
   private readonly holds: HoldStore;
   private readonly drops: DropReporter;
   private readonly st: Statements;
+  /** transact()'s transaction, made once: db.transaction() builds its wrappers anew on every call. */
+  private readonly tx: Database.Transaction<(fn: () => void) => void>;
   private readonly opts: Required<Pick<SqliteBufferOptions, 'maxDeletePerAck' | 'maxRows' | 'maxBytes' | 'whenFull'>>;
   private readonly log: BufferLogger;
   private readonly now: () => number;
@@ -169,6 +171,10 @@ export class SqliteBuffer {
       }
     }
     this.db = db;
+    this.tx = db.transaction((fn: () => void) => {
+      this.saveUnsavedDrops();
+      fn();
+    });
     try {
       this.pageSize = db.pragma('page_size', { simple: true }) as number;
       this.maxPages = Number.isFinite(this.opts.maxBytes) ? Math.floor(this.opts.maxBytes / this.pageSize) : Infinity;
@@ -409,10 +415,7 @@ export class SqliteBuffer {
     const unsaved = this.unsavedDrops;
     this.pendingDrops = noDrops();
     try {
-      this.db.transaction(() => {
-        this.saveUnsavedDrops();
-        fn();
-      }).immediate();
+      this.tx.immediate(fn);
     } catch (err) {
       // The transaction rolled back, including any series rows and cursor moves it made.
       this.series.forget();

@@ -70,7 +70,10 @@ export class Forwarder {
   private loop: Promise<void> | undefined;
   private stopping = new AbortController();
   private draining = false;
-  private waker: AbortController | undefined;
+  /** Ends the current wakeable wait early (wake, stop). */
+  private waker: (() => void) | undefined;
+  /** Ends the current wait, wakeable or not (stop). */
+  private ender: (() => void) | undefined;
 
   constructor(opts: ForwarderOptions) {
     this.opts = opts;
@@ -91,7 +94,7 @@ export class Forwarder {
 
   /** New rows were appended: skip the idle wait (not a back-off wait). */
   wake(): void {
-    this.waker?.abort();
+    this.waker?.();
   }
 
   /**
@@ -102,7 +105,7 @@ export class Forwarder {
   async stop(graceMs = 5000): Promise<void> {
     if (this.loop === undefined) return;
     this.draining = true;
-    this.waker?.abort();
+    this.waker?.();
     const loop = this.loop;
     this.loop = undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -112,6 +115,7 @@ export class Forwarder {
     await Promise.race([loop, deadline]);
     clearTimeout(timer);
     this.stopping.abort();
+    this.ender?.();
     this.draining = false;
   }
 
@@ -251,13 +255,23 @@ export class Forwarder {
     }
   }
 
-  private async wait(ms: number, wakeable: boolean): Promise<void> {
-    const ctl = new AbortController();
-    if (wakeable) this.waker = ctl;
-    const onStop = () => ctl.abort();
-    this.stopping.signal.addEventListener('abort', onStop, { once: true });
-    await sleep(this.opts.clock, ms, ctl.signal);
-    this.stopping.signal.removeEventListener('abort', onStop);
-    if (this.waker === ctl) this.waker = undefined;
+  /**
+   * Waits `ms`, or less when stopped (or woken, if `wakeable`). A plain timer and resolver rather
+   * than an AbortController per wait: the forwarder waits after every batch, and aborting a
+   * controller builds a DOMException with a stack trace (GC and CPU on every commit).
+   */
+  private wait(ms: number, wakeable: boolean): Promise<void> {
+    const clock = this.opts.clock;
+    return new Promise<void>((resolve) => {
+      const end = (): void => {
+        clock.clearTimeout(handle);
+        if (this.waker === end) this.waker = undefined;
+        if (this.ender === end) this.ender = undefined;
+        resolve();
+      };
+      const handle = clock.setTimeout(end, ms);
+      if (wakeable) this.waker = end;
+      this.ender = end;
+    });
   }
 }

@@ -49,6 +49,8 @@ interface Open extends HistoryBucket {
 export class HistoryRecorder {
   private readonly open = new Map<string, Open>();
   private closed: Open[] = [];
+  /** Per device/point (`device\0point`): its last series and keys (seriesOf). */
+  private readonly series = new Map<string, SeriesKeys>();
   private lastPrune = -Infinity;
   readonly stats = { written: 0, failed: 0, boundRemoved: 0 };
 
@@ -59,41 +61,45 @@ export class HistoryRecorder {
   }
 
   record(points: readonly Point[]): void {
+    const tiers = this.opts.tiers;
     for (const p of points) {
       if (p.quality === 'bad') continue;
       const v = typeof p.value === 'number' ? p.value : typeof p.value === 'boolean' ? (p.value ? 1 : 0) : NaN;
       if (!Number.isFinite(v)) continue;
-      const series = this.seriesOf(p);
-      this.opts.tiers.forEach((tier, i) => {
-        const ts = Math.floor(p.ts / tier.stepMs) * tier.stepMs;
-        const key = `${i}\u0000${p.deviceId}\u0000${p.pointId}\u0000${series}`;
+      const s = this.seriesOf(p);
+      for (let i = 0; i < tiers.length; i++) {
+        const stepMs = (tiers[i] as HistoryTier).stepMs;
+        const ts = Math.floor(p.ts / stepMs) * stepMs;
+        const key = s.keys[i] as string;
         const b = this.open.get(key);
         if (b !== undefined && b.ts === ts) {
           b.n += 1;
           b.sum += v;
           if (v < b.min) b.min = v;
           if (v > b.max) b.max = v;
-          return;
+          continue;
         }
-        const fresh: Open = { key, tier: i, device: p.deviceId, point: p.pointId, series, ts, n: 1, min: v, max: v, sum: v };
+        const fresh: Open = { key, tier: i, device: p.deviceId, point: p.pointId, series: s.series, ts, n: 1, min: v, max: v, sum: v };
         if (b !== undefined && ts < b.ts) {
           // A late reading (a clock step back): its own bucket, merged when written.
           this.closed.push(fresh);
-          return;
+          continue;
         }
         if (b !== undefined) this.closed.push(b);
         this.open.set(key, fresh);
-      });
+      }
     }
   }
 
   /** Closes buckets whose time is over and writes every closed bucket (with `all`, the open ones too: stop). */
   flush(all = false): void {
     const now = this.opts.now();
-    for (const [key, b] of this.open) {
+    // values(), not entries(): this runs after every commit over every open bucket, and each
+    // entry would be an array of its own. Deleting the entry being visited is safe in a Map.
+    for (const b of this.open.values()) {
       if (all || b.ts + (this.opts.tiers[b.tier] as HistoryTier).stepMs <= now) {
         this.closed.push(b);
-        this.open.delete(key);
+        this.open.delete(b.key);
       }
     }
     const prune = now - this.lastPrune >= (this.opts.pruneEveryMs ?? 60_000);
@@ -125,16 +131,41 @@ export class HistoryRecorder {
     return [...byTs.values()].sort((a, b) => a.ts - b.ts);
   }
 
-  private seriesOf(p: Point): string {
-    const configured = this.opts.configuredTags(p.deviceId, p.pointId) ?? {};
-    let captured: Array<[string, string]> | undefined;
-    for (const [k, v] of Object.entries(p.tags)) {
-      if (configured[k] !== v) (captured ??= []).push([k, v]);
-    }
-    if (captured === undefined) return '';
-    captured.sort((a, b) => (a[0] < b[0] ? -1 : 1));
-    return JSON.stringify(Object.fromEntries(captured));
+  /**
+   * The series of a point and its bucket key per tier. Remembered per device/point against the
+   * point's tags object and its configured tags (the same objects poll after poll, until a config
+   * push or a reading with captured tags brings new ones), so a reading costs two lookups instead
+   * of building the series and the keys again.
+   */
+  private seriesOf(p: Point): SeriesKeys {
+    const configured = this.opts.configuredTags(p.deviceId, p.pointId);
+    const id = `${p.deviceId}\u0000${p.pointId}`;
+    const hit = this.series.get(id);
+    if (hit !== undefined && hit.tags === p.tags && hit.configured === configured) return hit;
+    const series = capturedSeries(p.tags, configured ?? {});
+    const keys = this.opts.tiers.map((_, i) => `${i}\u0000${p.deviceId}\u0000${p.pointId}\u0000${series}`);
+    const entry: SeriesKeys = { tags: p.tags, configured, series, keys };
+    this.series.set(id, entry);
+    return entry;
   }
+}
+
+interface SeriesKeys {
+  tags: Readonly<Record<string, string>>;
+  configured: Readonly<Record<string, string>> | undefined;
+  series: string;
+  keys: string[];
+}
+
+/** The tags a reading captured beyond the configured ones, as JSON in key order ('' when none). */
+function capturedSeries(tags: Readonly<Record<string, string>>, configured: Readonly<Record<string, string>>): string {
+  let captured: Array<[string, string]> | undefined;
+  for (const [k, v] of Object.entries(tags)) {
+    if (configured[k] !== v) (captured ??= []).push([k, v]);
+  }
+  if (captured === undefined) return '';
+  captured.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  return JSON.stringify(Object.fromEntries(captured));
 }
 
 export function merge(a: HistoryBucket, b: HistoryBucket): HistoryBucket {

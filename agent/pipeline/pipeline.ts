@@ -52,6 +52,12 @@ export interface CommitOptions {
   maxPoints?: number;
 }
 
+interface KnownPoint {
+  cfg: ResolvedPoint;
+  /** `device\0point`: the series key of its readings without captured tags (seriesKey). */
+  key: string;
+}
+
 interface Pending {
   points: Point[];
   at: unknown;
@@ -68,7 +74,7 @@ export class Pipeline {
   private readonly lastTs = new Map<string, number>();
   private readonly listeners: Array<(points: Point[]) => void> = [];
   private readonly evaluators: Array<(points: readonly Point[]) => void> = [];
-  private readonly byDevice = new WeakMap<ResolvedDevice, Map<string, ResolvedPoint>>();
+  private readonly byDevice = new WeakMap<ResolvedDevice, Map<string, KnownPoint>>();
 
   private pending: Pending[] = [];
   private pendingPoints = 0;
@@ -98,13 +104,14 @@ export class Pipeline {
   }
 
   /**
-   * The device's points by id, built once per device config (a pushed config brings new device
-   * objects, which the WeakMap then forgets with the old ones), not on every poll.
+   * The device's points by id, with their series key base, built once per device config (a
+   * pushed config brings new device objects, which the WeakMap then forgets with the old ones),
+   * not on every poll.
    */
-  private pointsOf(device: ResolvedDevice): Map<string, ResolvedPoint> {
+  private pointsOf(device: ResolvedDevice): Map<string, KnownPoint> {
     let byId = this.byDevice.get(device);
     if (byId === undefined) {
-      byId = new Map(device.points.map((p): [string, ResolvedPoint] => [p.id, p]));
+      byId = new Map(device.points.map((p): [string, KnownPoint] => [p.id, { cfg: p, key: `${device.id}\u0000${p.id}` }]));
       this.byDevice.set(device, byId);
     }
     return byId;
@@ -125,8 +132,9 @@ export class Pipeline {
     const keys: string[] = [];
     const all: Point[] = [];
     for (const reading of readings) {
-      const cfg = byId.get(reading.pointId);
-      if (cfg === undefined) continue;
+      const known = byId.get(reading.pointId);
+      if (known === undefined) continue;
+      const cfg = known.cfg;
       this.stats.readings += 1;
       const point = transformReading(reading, cfg);
       const tsKey = `${device.id}\u0000${cfg.id}`;
@@ -135,7 +143,7 @@ export class Pipeline {
       this.lastTs.set(tsKey, point.ts);
       all.push(point);
       if (point.quality === 'bad') this.stats.bad += 1;
-      const key = seriesKey(device.id, cfg.id, reading.tags);
+      const key = seriesKey(known.key, reading.tags);
       this.latest.set(key, point);
       if (!shouldReport(cfg, point, this.exception.get(key))) {
         this.stats.suppressed += 1;
@@ -218,12 +226,11 @@ export class Pipeline {
 }
 
 /**
- * The report-by-exception (and `latest`) key: device and point, plus the tags captured per
+ * The report-by-exception (and `latest`) key: `base` (device and point), plus the tags captured per
  * reading, so each bed under `ward/{ward}/bed/{bed}/vitals` has its own deadband. It starts
  * with `device\0` so that forgetDevice finds it.
  */
-function seriesKey(deviceId: string, pointId: string, tags: Readonly<Record<string, string>> | undefined): string {
-  const base = `${deviceId}\u0000${pointId}`;
+function seriesKey(base: string, tags: Readonly<Record<string, string>> | undefined): string {
   if (tags === undefined) return base;
   const names = Object.keys(tags).sort();
   return names.length === 0 ? base : `${base}\u0000${JSON.stringify(names.map((k) => [k, tags[k]]))}`;

@@ -108,6 +108,9 @@ export function decodeRegisters(words: readonly number[], type: ModbusType, orde
   }
 }
 
+/** The types decodeValue reads from one register without a view (int8/uint8 pick a byte: the general path). */
+const ONE_WORD: ReadonlySet<ModbusType> = new Set(['uint16', 'int16', 'bool']);
+
 /** What decodeValue needs to know about a point. */
 export interface ValueSpec {
   type: ModbusType;
@@ -123,6 +126,13 @@ export interface ValueSpec {
 /** Decodes a register point of any type: the driver's one entry point. */
 export function decodeValue(words: readonly number[], spec: ValueSpec): number | boolean | string {
   const order = spec.order ?? 'ABCD';
+  if (spec.bit === undefined && ONE_WORD.has(spec.type)) {
+    // One register, the common case: no copies, no DataView (a poll decodes every point each time).
+    const w = words[0];
+    if (w === undefined) throw new RangeError(`${spec.type} needs 1 registers, got 0`);
+    const word = SWAPS_BYTES[order] ? ((w & 0xff) << 8) | ((w & 0xffff) >>> 8) : w & 0xffff;
+    return spec.type === 'uint16' ? word : spec.type === 'int16' ? (word << 16) >> 16 : word !== 0;
+  }
   if (spec.type === 'string') return decodeString(words.slice(0, spec.length ?? words.length), order);
   if (spec.bit !== undefined || spec.type === 'int8' || spec.type === 'uint8') {
     if (words.length < 1) throw new RangeError(`${spec.type} needs 1 register, got 0`);

@@ -11,7 +11,7 @@ import { CutMemory, modbusPoints } from './cut-memory.js';
 import { silentLogger, systemClock, type DriverClock, type DriverLogger } from './deps.js';
 import { ModbusErrors } from './errors.js';
 import type { ReadRequest } from './plan.js';
-import { badReading, linkSignals, ReadCycle, requestKey, type ReadStats } from './read-cycle.js';
+import { badReading, linkSignals, PlanCache, ReadCycle, requestKey, type ReadStats } from './read-cycle.js';
 
 /** The fault behind a back-off, as the readings' detail tells it. */
 interface Fault {
@@ -26,6 +26,7 @@ export abstract class ModbusDriverBase<D extends ModbusDevice, F extends Fault> 
   protected readonly backoff: ReconnectBackoff;
   /** Where plans must split, learned from illegal-address exceptions. */
   private readonly cuts: CutMemory;
+  private readonly plans = new PlanCache();
   /** Epoch ms before which the device is not asked again. */
   protected retryAt = 0;
   /** The fault behind the current back-off, for the readings' detail. */
@@ -158,7 +159,7 @@ export abstract class ModbusDriverBase<D extends ModbusDevice, F extends Fault> 
   }
 
   private async readNow(points: readonly ResolvedPoint[], callerSignal: AbortSignal): Promise<Reading[]> {
-    const cycle = new ReadCycle(modbusPoints(points), { maxGap: this.device.maxGap, coalesce: this.device.coalesce, cuts: this.cuts.keys }, this.clock);
+    const cycle = new ReadCycle(modbusPoints(points), { maxGap: this.device.maxGap, coalesce: this.device.coalesce, cuts: this.cuts.keys }, this.clock, this.plans);
     // Linked by hand rather than AbortSignal.any: the lifetime signal outlives millions of
     // polls, and listeners must not pile up on it.
     const { signal, release } = linkSignals(callerSignal, this.lifetime.signal);

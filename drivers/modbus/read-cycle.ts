@@ -5,10 +5,10 @@
  * The drivers own the sending and what a failure means for the connection or the bus.
  */
 import type { Reading, ReadStats as DriverReadStats } from '../types.js';
-import { decodeBit, decodeValue } from './decode.js';
+import { decodeBit, decodeValue, registerCount } from './decode.js';
 import type { DriverClock } from './deps.js';
 import { exceptionCode, ModbusErrors, type DeviceFault } from './errors.js';
-import { bisect, planRequests, SplitLog, type PlannablePoint, type PlanOptions, type ReadRequest } from './plan.js';
+import { bisect, planRequests, SplitLog, type Plan, type PlannablePoint, type PlanOptions, type ReadRequest } from './plan.js';
 
 export type RequestResult = { kind: 'registers'; words: number[] } | { kind: 'bits'; bits: boolean[] };
 
@@ -24,6 +24,26 @@ export interface ReadStats extends DriverReadStats {
 
 const ILLEGAL_ADDRESS = exceptionCode(2);
 
+/**
+ * A device's last plan, reused while the poll asks for the same points (the same array: a
+ * device's points change only with its config) with the same options and learned cuts. Cuts
+ * only ever add up (CutMemory), so the same set at the same size is the same cuts. Planning
+ * every poll allocated more than the poll's readings themselves; a plan is never changed by
+ * the cycles that use it (splits make new requests).
+ */
+export class PlanCache {
+  private last: { points: readonly PlannablePoint[]; maxGap: number | undefined; coalesce: boolean | undefined; cuts: ReadonlySet<string> | undefined; cutCount: number; plan: Plan<PlannablePoint> } | undefined;
+
+  plan(points: readonly PlannablePoint[], options: PlanOptions): Plan<PlannablePoint> {
+    const l = this.last;
+    const cutCount = options.cuts?.size ?? 0;
+    if (l !== undefined && l.points === points && l.maxGap === options.maxGap && l.coalesce === options.coalesce && l.cuts === options.cuts && l.cutCount === cutCount) return l.plan;
+    const plan = planRequests(points, options);
+    this.last = { points, maxGap: options.maxGap, coalesce: options.coalesce, cuts: options.cuts, cutCount, plan };
+    return plan;
+  }
+}
+
 export class ReadCycle {
   private readonly readings: (Reading | undefined)[];
   private readonly work: ReadRequest[];
@@ -36,11 +56,13 @@ export class ReadCycle {
     private readonly points: readonly PlannablePoint[],
     options: PlanOptions,
     private readonly clock: DriverClock,
+    plans?: PlanCache,
   ) {
     this.readings = points.map(() => undefined);
-    const { requests, invalid } = planRequests(points, options);
+    const { requests, invalid } = plans === undefined ? planRequests(points, options) : plans.plan(points, options);
     for (const { index, point, problem } of invalid) this.readings[index] = badReading(point, clock.now(), ModbusErrors.pointInvalid, problem);
-    this.work = requests;
+    // A copy: the cycle takes requests off its work list (and puts split halves on it).
+    this.work = [...requests];
     this.planned = requests.length;
   }
 
@@ -66,7 +88,7 @@ export class ReadCycle {
         raw =
           result.kind === 'bits'
             ? decodeBit(result.bits[offset] === true, point.type)
-            : decodeValue(result.words.slice(offset), { type: point.type, order: point.order, length: point.length, bit: point.bit, byte: point.byte });
+            : decodeValue(wordsOf(result.words, offset, point), point);
       } catch (err) {
         this.readings[index] = badReading(point, ts, ModbusErrors.protocol, `cannot decode ${point.type}: ${(err as Error).message}`);
         continue;
@@ -116,6 +138,14 @@ export class ReadCycle {
     const now = this.clock.now();
     return this.readings.map((r, i) => r ?? badReading(this.points[i] as PlannablePoint, now, ModbusErrors.protocol, 'point was not planned'));
   }
+}
+
+/**
+ * The registers of one point in an answer: only its own (a string takes the rest, as its length
+ * may be unset), so a poll does not copy the rest of the answer once per point.
+ */
+function wordsOf(words: readonly number[], offset: number, point: PlannablePoint): readonly number[] {
+  return point.type === 'string' ? words.slice(offset) : words.slice(offset, offset + registerCount(point.type));
 }
 
 export function badReading(point: Pick<PlannablePoint, 'id'>, ts: number, error: string, detail: string): Reading {

@@ -155,6 +155,23 @@ describe('round trip and an independent oracle (Node Buffer readers)', () => {
 });
 
 describe('decodeValue: bytes, bits and strings of registers', () => {
+  it('one-register types decode as decodeRegisters does, in every order, ignoring the registers after them', () => {
+    const got: unknown[] = [];
+    const want: unknown[] = [];
+    for (const type of ['uint16', 'int16', 'bool'] as const) {
+      for (const order of ORDERS) {
+        for (const w of [0, 1, 0x00ff, 0x7fff, 0x8000, 0xff00, 0xffff, 0x1234]) {
+          got.push([type, order, w, decodeValue([w, 0xbeef], { type, order })]);
+          want.push([type, order, w, decodeRegisters([w], type, order)]);
+        }
+      }
+    }
+    expect(got).toEqual(want);
+    expect(decodeValue([0x8001], { type: 'int16', order: 'BADC' })).toBe(0x0180);
+    expect(decodeValue([0x0180], { type: 'int16', order: 'BADC' })).toBe(-32767);
+    expect(() => decodeValue([], { type: 'uint16' })).toThrow(RangeError);
+  });
+
   it('int8/uint8 take the high or the low byte, after the byte order', () => {
     const at = (type: 'int8' | 'uint8', byte: 'high' | 'low', order: ByteOrder = 'ABCD') => decodeValue([0x80ff], { type, byte, order });
     expect([at('uint8', 'high'), at('uint8', 'low'), at('int8', 'high'), at('int8', 'low')]).toEqual([128, 255, -128, -1]);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ModbusType, RegisterKind } from '../../../config/types.js';
 import { bisect, cutKey, MAX_READ, planRequests, pointProblem, SplitLog, type PlanOptions, type ReadRequest } from '../../../drivers/modbus/plan.js';
+import { PlanCache, ReadCycle } from '../../../drivers/modbus/read-cycle.js';
+import { exceptionCode } from '../../../drivers/modbus/errors.js';
 
 const p = (id: string, register: RegisterKind, address: number, type: ModbusType = 'uint16', length?: number) => ({
   id,
@@ -257,5 +259,35 @@ describe('bisect and SplitLog: finding the address a device rejects', () => {
     expect([...cuts].sort()).toEqual(['holding:10', 'holding:22']);
     expect(sentPerPoll.slice(-3)).toEqual([3, 3, 3]);
     expect(discover(ids, bad, cuts).next().map((r) => r.split(':')[0])).toEqual(['holding@0+9', 'holding@10+11', 'holding@22+9']);
+  });
+});
+
+describe('PlanCache', () => {
+  const clock = { now: () => 1000, setTimeout: () => undefined, clearTimeout: () => undefined };
+
+  it('plans once while points, options and cuts stay the same, and again when any changes', () => {
+    const points = [p('a', 'holding', 0), p('b', 'holding', 1), p('c', 'holding', 2)];
+    const cuts = new Set<string>();
+    const cache = new PlanCache();
+    const first = cache.plan(points, { maxGap: 0, cuts });
+    expect(cache.plan(points, { maxGap: 0, cuts })).toBe(first);
+    cuts.add(cutKey('holding', 2));
+    const cut = cache.plan(points, { maxGap: 0, cuts });
+    expect(cut).not.toBe(first);
+    expect(describeRequests(cut.requests as ReadRequest<P>[])).toEqual(['holding@0+2:a/0,b/1', 'holding@2+1:c/0']);
+    expect(cache.plan(points, { maxGap: 2, cuts })).not.toBe(cut);
+    expect(cache.plan([...points], { maxGap: 2, cuts })).not.toBe(cut);
+  });
+
+  it('a cycle that splits a cached request leaves the cached plan as it was', () => {
+    const points = [p('a', 'holding', 0), p('b', 'holding', 1)];
+    const cache = new PlanCache();
+    const cycle = new ReadCycle(points, {}, clock, cache);
+    const request = cycle.next() as ReadRequest;
+    expect(cycle.exception(request, { code: exceptionCode(2), detail: 'illegal data address' })).toBe(true);
+    expect(cycle.remaining).toBe(2);
+    const again = new ReadCycle(points, {}, clock, cache);
+    expect(again.remaining).toBe(1);
+    expect(describeRequests(cache.plan(points, {}).requests as ReadRequest<P>[])).toEqual(['holding@0+2:a/0,b/1']);
   });
 });
