@@ -222,7 +222,7 @@ fi
 # --- The unit, with this machine's node (source) or the release's command -------------------------
 mkdir -p "$(dirname "$UNIT")"
 if release; then
-  sed "s|^ExecStart=/usr/bin/node /opt/$NAME/dist/agent/cli.js |ExecStart=$RUN |" "$SRC/systemd/$NAME.service" >"$UNIT.tmp"
+  sed "s|^ExecStart=/usr/bin/node \$EDGE_NODE_FLAGS /opt/$NAME/dist/agent/cli.js |ExecStart=$RUN |" "$SRC/systemd/$NAME.service" >"$UNIT.tmp"
 else
   sed "s|^ExecStart=/usr/bin/node |ExecStart=$NODE |" "$SRC/systemd/$NAME.service" >"$UNIT.tmp"
 fi
