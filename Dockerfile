@@ -61,9 +61,9 @@ RUN usermod -a -G dialout node \
  && install -d -o node -g node -m 0750 /var/lib/edge-agent \
  && install -d -m 0755 /etc/edge-agent
 USER node
-# V8's heap sized for a small box, as the release's launcher and the systemd unit have it (README,
-# "Memory"); `docker run -e EDGE_NODE_FLAGS=…` replaces them, `-e EDGE_NODE_FLAGS=` gives Node's defaults.
-ENV EDGE_NODE_FLAGS="--max-semi-space-size=1 --max-old-space-size=256" \
+# V8's heap sized for a small box, as the release's launcher and the systemd unit start the daemon
+# (README, "Memory: node flags"); `docker run -e EDGE_NODE_FLAGS=…` replaces them, `-e EDGE_NODE_FLAGS=` gives Node's defaults.
+ENV EDGE_NODE_FLAGS="--max-semi-space-size=4 --max-old-space-size=256" \
     NODE_ENV=production \
     EDGE_BUFFER_PATH=/var/lib/edge-agent/buffer.db \
     EDGE_HTTP_HOST=0.0.0.0 \

@@ -5,8 +5,9 @@
  * time); `run --demo` is left to settle and its RSS read from /proc.
  *
  * Measured for what users run (bench/agent-program.ts): the release's bundle with the shipped
- * node flags gives the figures the targets apply to; dist/ with the same flags (the source
- * install and Docker) gives the same figures with a `_dist` suffix.
+ * node flags (the commands' for --version and validate, the daemon's for run) gives the figures
+ * the targets apply to; dist/ with the same flags (the source install and Docker) gives the same
+ * figures with a `_dist` suffix.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,7 +35,7 @@ function measure(program: AgentProgram, args: string[]): { ms: number; mb: numbe
   for (let i = 0; i < RUNS; i++) {
     const t = performance.now();
     // GNU time writes "%M %U %S" (max RSS in KiB, user and system seconds) to stderr on the last line.
-    const run = spawnSync('/usr/bin/time', ['-f', '%M %U %S', process.execPath, ...program.flags, program.cli, ...args], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    const run = spawnSync('/usr/bin/time', ['-f', '%M %U %S', process.execPath, ...program.flags(args[0] ?? ''), program.cli, ...args], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
     ms.push(performance.now() - t);
     if (run.status !== 0) throw new Error(`edge-agent ${args.join(' ')} exited with ${run.status}: ${run.stderr}`);
     const [kib, user, system] = (run.stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
@@ -47,7 +48,7 @@ function measure(program: AgentProgram, args: string[]): { ms: number; mb: numbe
 
 /** RSS of `run --demo` after it has polled for `settleMs` (its own buffer file, a free HTTP port). */
 async function idleRss(program: AgentProgram, dir: string, settleMs: number): Promise<number> {
-  const child = spawn(process.execPath, [...program.flags, program.cli, 'run', '--demo'], {
+  const child = spawn(process.execPath, [...program.flags('run'), program.cli, 'run', '--demo'], {
     env: { ...process.env, EDGE_BUFFER_PATH: path.join(dir, `idle-${program.build}.db`), EDGE_HTTP_PORT: '0' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -62,7 +62,7 @@ export async function benchRss(o: {
   });
   const configFile = path.join(o.dir, 'rss-agent.json');
   fs.writeFileSync(configFile, JSON.stringify(doc, null, 2));
-  const child = spawn(process.execPath, [...o.program.flags, o.program.cli, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...o.program.flags('run'), o.program.cli, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (b: Buffer) => {
     output = (output + b.toString()).slice(-4000);

@@ -1,16 +1,17 @@
 /**
- * One set of node/V8 flags (packaging/node-flags.ts) for every way the agent starts: the release's
- * launcher, the source install's unit and the Docker image each carry it literally, so this holds
- * them to it — and runs the launcher and the image's entrypoint command for real (with a stand-in
- * program that prints what node was given) to show the flags reach node as separate arguments,
- * EDGE_NODE_FLAGS replaces them, and the command's own arguments pass through unchanged.
+ * One source of node/V8 flags (packaging/node-flags.ts: the daemon's and the other commands') for
+ * every way the agent starts: the release's launcher, the source install's unit and the Docker
+ * image each carry them literally, so this holds them to it — and runs the launcher and the image's
+ * entrypoint command for real (with a stand-in program that prints what node was given) to show
+ * the flags reach node as separate arguments, EDGE_NODE_FLAGS replaces them, and the command's
+ * own arguments pass through unchanged.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NODE_FLAGS, nodeFlagArgs } from '../../../packaging/node-flags.js';
+import { COMMAND_NODE_FLAGS, nodeFlagArgs, nodeFlagsFor, RUN_NODE_FLAGS } from '../../../packaging/node-flags.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
@@ -34,20 +35,29 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 const ARGS = ['validate', '--config', 'a file with spaces.yaml'];
+const RUN = ['run', '--config', 'a file with spaces.yaml'];
 
 describe('the node flags', () => {
-  it('are V8 heap sizes only: no flag that costs the daemon its JIT', () => {
-    expect(nodeFlagArgs()).toEqual(['--max-semi-space-size=1', '--max-old-space-size=256']);
-    for (const f of nodeFlagArgs()) expect(f).not.toMatch(/jitless|lite-mode|no-opt/);
+  it('are V8 heap sizes only: no flag that costs the daemon its JIT; a bigger young generation for the daemon', () => {
+    expect(nodeFlagArgs(RUN_NODE_FLAGS)).toEqual(['--max-semi-space-size=4', '--max-old-space-size=256']);
+    expect(nodeFlagArgs(COMMAND_NODE_FLAGS)).toEqual(['--max-semi-space-size=1', '--max-old-space-size=256']);
+    for (const f of nodeFlagArgs(`${RUN_NODE_FLAGS} ${COMMAND_NODE_FLAGS}`)) expect(f).not.toMatch(/jitless|lite-mode|no-opt/);
+    expect(nodeFlagsFor('run')).toBe(RUN_NODE_FLAGS);
+    expect(nodeFlagsFor('validate')).toBe(COMMAND_NODE_FLAGS);
+    expect(nodeFlagsFor('--version')).toBe(COMMAND_NODE_FLAGS);
   });
 
   it('are the same in the launcher, the systemd unit and the Dockerfile', () => {
-    expect(/\$\{EDGE_NODE_FLAGS-"([^"]*)"\}/.exec(read('packaging/launcher.sh'))?.[1]).toBe(NODE_FLAGS);
+    const launcher = read('packaging/launcher.sh');
+    expect(/^ {2}run\) default="([^"]*)" ;;$/m.exec(launcher)?.[1]).toBe(RUN_NODE_FLAGS);
+    expect(/^ {2}\*\) default="([^"]*)" ;;$/m.exec(launcher)?.[1]).toBe(COMMAND_NODE_FLAGS);
     const unit = read('systemd/edge-agent.service');
-    expect(/^Environment="EDGE_NODE_FLAGS=([^"]*)"$/m.exec(unit)?.[1]).toBe(NODE_FLAGS);
+    expect(/^Environment="EDGE_NODE_FLAGS=([^"]*)"$/m.exec(unit)?.[1]).toBe(RUN_NODE_FLAGS);
     // Unbraced: systemd splits the value into separate arguments (none when it is empty).
     expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node \$EDGE_NODE_FLAGS \/opt\/edge-agent\/dist\/agent\/cli\.js run /m);
-    expect(/^ENV EDGE_NODE_FLAGS="([^"]*)"/m.exec(read('Dockerfile'))?.[1]).toBe(NODE_FLAGS);
+    // The image starts the daemon.
+    expect(/^ENV EDGE_NODE_FLAGS="([^"]*)"/m.exec(read('Dockerfile'))?.[1]).toBe(RUN_NODE_FLAGS);
+    expect(read('Dockerfile')).toMatch(/^CMD \["run", /m);
   });
 
   it('reach node from the release launcher, and EDGE_NODE_FLAGS replaces them', () => {
@@ -61,9 +71,11 @@ describe('the node flags', () => {
     standIn(join(home, 'app', 'cli.js'));
     const launcher = join(home, 'bin', 'edge-agent');
 
-    expect(runJson(launcher, ARGS, env())).toEqual({ execArgv: nodeFlagArgs(), argv: ARGS });
-    expect(runJson(launcher, ARGS, env({ EDGE_NODE_FLAGS: '--max-old-space-size=128' })).execArgv).toEqual(['--max-old-space-size=128']);
-    expect(runJson(launcher, ARGS, env({ EDGE_NODE_FLAGS: '' })).execArgv).toEqual([]);
+    expect(runJson(launcher, ARGS, env())).toEqual({ execArgv: nodeFlagArgs(COMMAND_NODE_FLAGS), argv: ARGS });
+    expect(runJson(launcher, RUN, env())).toEqual({ execArgv: nodeFlagArgs(RUN_NODE_FLAGS), argv: RUN });
+    expect(runJson(launcher, ['--version'], env()).execArgv).toEqual(nodeFlagArgs(COMMAND_NODE_FLAGS));
+    expect(runJson(launcher, RUN, env({ EDGE_NODE_FLAGS: '--max-old-space-size=128' })).execArgv).toEqual(['--max-old-space-size=128']);
+    expect(runJson(launcher, RUN, env({ EDGE_NODE_FLAGS: '' })).execArgv).toEqual([]);
   });
 
   it("reach node from the Docker image's entrypoint command, and EDGE_NODE_FLAGS replaces them", () => {
@@ -77,7 +89,7 @@ describe('the node flags', () => {
     const here = script.replace('exec node ', `exec ${process.execPath} `).replace('/opt/edge-agent/dist/agent/cli.js', join(dir, 'cli.js'));
     const run = (extra: Record<string, string>) => runJson(shell, [c, here, name, ...ARGS], env(extra));
 
-    expect(run({ EDGE_NODE_FLAGS: NODE_FLAGS })).toEqual({ execArgv: nodeFlagArgs(), argv: ARGS });
+    expect(run({ EDGE_NODE_FLAGS: RUN_NODE_FLAGS })).toEqual({ execArgv: nodeFlagArgs(RUN_NODE_FLAGS), argv: ARGS });
     expect(run({ EDGE_NODE_FLAGS: '' }).execArgv).toEqual([]);
   });
 });
