@@ -480,8 +480,17 @@ export function demoConfigPath(): string {
  * run on the interpreter and the baseline compiler; `run`, the daemon, keeps TurboFan. Set before
  * a command loads its modules (they are imported dynamically), once for the process.
  */
-function oneShotCompiler(command: string | undefined): void {
-  if (command !== 'run') setFlagsFromString('--no-opt');
+function oneShotCompiler(argv: string[]): void {
+  if (commandOf(argv) !== 'run') setFlagsFromString('--no-opt');
+}
+
+/** The command word, wherever it stands among the options (`--config FILE run` is run too). */
+function commandOf(argv: string[]): string | undefined {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false }).positionals[0];
+  } catch {
+    return argv[0];
+  }
 }
 
 const invokedDirectly = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === (await realpath(process.argv[1]));
@@ -494,7 +503,7 @@ async function realpath(p: string): Promise<string> {
   }
 }
 if (invokedDirectly) {
-  oneShotCompiler(process.argv[2]);
+  oneShotCompiler(process.argv.slice(2));
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {

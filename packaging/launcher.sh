@@ -6,10 +6,14 @@
 # memory). EDGE_NODE_FLAGS replaces these flags (EDGE_NODE_FLAGS= : Node's defaults).
 set -eu
 home=$(dirname "$(dirname "$(readlink -f "$0")")")
-case "${1-}" in
-  run) default="--max-semi-space-size=4 --max-old-space-size=256" ;;
-  *) default="--max-semi-space-size=1 --max-old-space-size=256" ;;
-esac
+# The daemon's when the command is run, wherever it stands among the options (--config FILE run).
+default="--max-semi-space-size=1 --max-old-space-size=256"
+for arg in "$@"; do
+  if [ "$arg" = run ]; then
+    default="--max-semi-space-size=4 --max-old-space-size=256"
+    break
+  fi
+done
 flags=${EDGE_NODE_FLAGS-$default}
 # shellcheck disable=SC2086 # the flags are separate words
 exec "$home/node/bin/node" $flags "$home/app/cli.js" "$@"

@@ -134,7 +134,8 @@ describe("V8's optimising compiler", () => {
     expect(validate.stdout).toMatch(/demo\.yaml: ok/);
     expect(validate.stdout).not.toMatch(/completed (optimizing|compiling).*TURBOFAN/);
 
-    const run = spawn(process.execPath, ['--trace-opt', CLI, 'run', '--demo'], {
+    // The command after its options: still the daemon.
+    const run = spawn(process.execPath, ['--trace-opt', CLI, '--demo', 'run'], {
       env: { ...process.env, EDGE_BUFFER_PATH: join(dir, 'opt', 'buffer.db'), EDGE_HTTP_PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -49,8 +49,8 @@ describe('the node flags', () => {
 
   it('are the same in the launcher, the systemd unit and the Dockerfile', () => {
     const launcher = read('packaging/launcher.sh');
-    expect(/^ {2}run\) default="([^"]*)" ;;$/m.exec(launcher)?.[1]).toBe(RUN_NODE_FLAGS);
-    expect(/^ {2}\*\) default="([^"]*)" ;;$/m.exec(launcher)?.[1]).toBe(COMMAND_NODE_FLAGS);
+    expect(/^ {4}default="([^"]*)"$/m.exec(launcher)?.[1]).toBe(RUN_NODE_FLAGS);
+    expect(/^default="([^"]*)"$/m.exec(launcher)?.[1]).toBe(COMMAND_NODE_FLAGS);
     const unit = read('systemd/edge-agent.service');
     expect(/^Environment="EDGE_NODE_FLAGS=([^"]*)"$/m.exec(unit)?.[1]).toBe(RUN_NODE_FLAGS);
     // Unbraced: systemd splits the value into separate arguments (none when it is empty).
@@ -74,6 +74,8 @@ describe('the node flags', () => {
     expect(runJson(launcher, ARGS, env())).toEqual({ execArgv: nodeFlagArgs(COMMAND_NODE_FLAGS), argv: ARGS });
     expect(runJson(launcher, RUN, env())).toEqual({ execArgv: nodeFlagArgs(RUN_NODE_FLAGS), argv: RUN });
     expect(runJson(launcher, ['--version'], env()).execArgv).toEqual(nodeFlagArgs(COMMAND_NODE_FLAGS));
+    // The command after its options is still the daemon.
+    expect(runJson(launcher, ['--config', 'gw.yaml', 'run'], env()).execArgv).toEqual(nodeFlagArgs(RUN_NODE_FLAGS));
     expect(runJson(launcher, RUN, env({ EDGE_NODE_FLAGS: '--max-old-space-size=128' })).execArgv).toEqual(['--max-old-space-size=128']);
     expect(runJson(launcher, RUN, env({ EDGE_NODE_FLAGS: '' })).execArgv).toEqual([]);
   });
