@@ -61,7 +61,10 @@ RUN usermod -a -G dialout node \
  && install -d -o node -g node -m 0750 /var/lib/edge-agent \
  && install -d -m 0755 /etc/edge-agent
 USER node
-ENV NODE_ENV=production \
+# V8's heap sized for a small box, as the release's launcher and the systemd unit start the daemon
+# (README, "Memory: node flags"); `docker run -e EDGE_NODE_FLAGS=…` replaces them, `-e EDGE_NODE_FLAGS=` gives Node's defaults.
+ENV EDGE_NODE_FLAGS="--max-semi-space-size=4 --max-old-space-size=256" \
+    NODE_ENV=production \
     EDGE_BUFFER_PATH=/var/lib/edge-agent/buffer.db \
     EDGE_HTTP_HOST=0.0.0.0 \
     EDGE_HTTP_PORT=8080
@@ -69,5 +72,7 @@ VOLUME ["/var/lib/edge-agent"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.EDGE_HTTP_PORT+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/opt/edge-agent/dist/agent/cli.js"]
+# A shell only to split $EDGE_NODE_FLAGS into arguments; `exec` leaves node as tini's child, and the
+# command's own arguments pass through "$@" untouched.
+ENTRYPOINT ["/usr/bin/tini", "--", "/bin/sh", "-c", "exec node $EDGE_NODE_FLAGS /opt/edge-agent/dist/agent/cli.js \"$@\"", "edge-agent"]
 CMD ["run", "--config", "/etc/edge-agent/config.yaml"]

@@ -10,7 +10,7 @@ import type Database from 'better-sqlite3';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { openFile } from '../buffer/open.js';
 import { ROW_COLUMNS } from '../buffer/rows.js';
-import { configure, migrate } from '../buffer/schema.js';
+import { configure, limitPageCache, migrate } from '../buffer/schema.js';
 import { agentBufferOptions } from '../agent/commands/buffer.js';
 import { ClockGuard } from '../agent/pipeline/clock-sanity-guard.js';
 import { ClockSanity, systemClockSources } from '../agent/pipeline/clock-sanity.js';
@@ -52,6 +52,7 @@ export function benchIngest(dir: string, opts: { rounds: number; roundMs: number
   const t0 = Date.now() - 365 * 86_400_000;
 
   const ceilingDb = openFile(path.join(dir, 'ceiling.db'));
+  limitPageCache(ceilingDb);
   configure(ceilingDb, { synchronous: config.settings.buffer.synchronous, busyTimeoutMs: 5000 });
   migrate(ceilingDb);
   const ingestRates: number[] = [];

@@ -12,11 +12,11 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { openFile } from '../buffer/open.js';
 import { quoteIdent } from '../sinks/postgres-sql.js';
 import { freePort } from '../test/helpers/victoria.js';
+import type { AgentProgram } from './agent-program.js';
 import { growthPct, median } from './figures.js';
 import { benchConfig } from './layout.js';
 import { startMeterServer } from './meter-source.js';
@@ -43,8 +43,8 @@ export async function benchRss(o: {
   pgUrl: string;
   influxUrl: string;
   progress: (msg: string) => void;
-  /** Extra node flags for the agent (V8 heap settings under test). */
-  agentNodeFlags?: readonly string[];
+  /** The agent as users run it (bench/agent-program.ts). */
+  program: AgentProgram;
 }): Promise<RssResult> {
   const server = await startMeterServer();
   const schema = `bench_${Math.random().toString(16).slice(2, 10)}`;
@@ -62,8 +62,7 @@ export async function benchRss(o: {
   });
   const configFile = path.join(o.dir, 'rss-agent.json');
   fs.writeFileSync(configFile, JSON.stringify(doc, null, 2));
-  const cli = fileURLToPath(new URL('../agent/cli.js', import.meta.url));
-  const child = spawn(process.execPath, [...(o.agentNodeFlags ?? []), cli, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...o.program.flags('run'), o.program.cli, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (b: Buffer) => {
     output = (output + b.toString()).slice(-4000);

@@ -183,6 +183,21 @@ export function migrate(db: Database.Database): void {
 }
 
 /**
+ * SQLite's page cache per connection, in KiB. better-sqlite3 builds SQLite with 16 MB
+ * (SQLITE_DEFAULT_CACHE_SIZE=-16000), which a long-running agent fills and keeps: resident memory
+ * on top of the JS heap, and the integrity check at start alone reads every page of a backlog. The
+ * buffer appends at the end of its tables and reads and deletes at their start, so it works on few
+ * pages at a time; the kernel's file cache holds the rest (and gives it back under pressure).
+ * 2 MiB is SQLite's own default.
+ */
+export const PAGE_CACHE_KIB = 2048;
+
+/** Set first on every open (before the integrity check), so no step fills a bigger cache. */
+export function limitPageCache(db: Database.Database): void {
+  db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+}
+
+/**
  * Pragmas that are per connection, so they are set on every open. `synchronous` in particular:
  * better-sqlite3 builds SQLite so a fresh file runs FULL but a reopened WAL file runs NORMAL.
  */

@@ -26,7 +26,7 @@ import { HoldStore, type HoldRelease, type HoldTag } from './holds.js';
 import { NonceStore } from './nonces.js';
 import { checkIntegrity, isCorruption, moveAside, openFile } from './open.js';
 import { ROW_COLUMNS, decodeRow, encodeRowAt, type PointRow } from './rows.js';
-import { configure, migrate } from './schema.js';
+import { configure, limitPageCache, migrate } from './schema.js';
 import { SeriesCache } from './series.js';
 import { collectStats } from './stats.js';
 import type { BufferedPoint, BufferLogger, BufferStats, DeadLetter, DeadLetterInput, Hold, Point, WhenFull } from './types.js';
@@ -398,6 +398,7 @@ export class SqliteBuffer {
   }
 
   private prepareFile(db: Database.Database, opts: SqliteBufferOptions): void {
+    limitPageCache(db);
     checkIntegrity(db);
     configure(db, { synchronous: opts.synchronous ?? 'normal', busyTimeoutMs: opts.busyTimeoutMs ?? 5000 });
     migrate(db);

@@ -19,6 +19,7 @@ import { cjsNamedExports } from './cjs-named-exports.js';
 import { log } from './exec.js';
 import { NATIVE_MODULES } from './natives.js';
 import { copyPackageTree } from './package-tree.js';
+import { zodEnglishOnly } from './zod-english.js';
 
 /** The repository: two levels up from dist/packaging/ or one from packaging/. */
 export const ROOT = ((here) => (here.endsWith('/dist') ? dirname(here) : here))(dirname(dirname(fileURLToPath(import.meta.url))));
@@ -74,7 +75,7 @@ export async function buildBundle(opts: BundleOptions = {}): Promise<BundleResul
     keepNames: true,
     legalComments: 'linked',
     metafile: true,
-    plugins: [cjsNamedExports()],
+    plugins: [cjsNamedExports(), zodEnglishOnly()],
     logLevel: 'warning',
     // The CommonJS libraries (pg, mqtt's deps, …) call require(); an ES module has none.
     banner: { js: "import { createRequire as __edgeRequire } from 'node:module'; const require = __edgeRequire(import.meta.url);" },

@@ -147,7 +147,12 @@ staging || ea_own
 
 # --- The unit, with this machine's node (source) or the release's command -------------------------
 mkdir -p "$(dirname "$UNIT")"
-ea_unit "$SRC/systemd/$NAME.service" "$RUN" >"$UNIT.tmp"
+if release; then
+  ea_unit "$SRC/systemd/$NAME.service" "$RUN" >"$UNIT.tmp"
+else
+  # The system's node, with the unit's V8 flags kept (EDGE_NODE_FLAGS, overridable in /etc/edge-agent/env).
+  ea_unit "$SRC/systemd/$NAME.service" "$NODE \$EDGE_NODE_FLAGS /opt/$NAME/dist/agent/cli.js" >"$UNIT.tmp"
+fi
 chmod 0644 "$UNIT.tmp"
 mv "$UNIT.tmp" "$UNIT"
 

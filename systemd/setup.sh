@@ -108,7 +108,7 @@ ea_own() {
 # Prints the unit SOURCE (systemd/edge-agent.service, written for a source checkout on the
 # system's node) with ExecStart= running COMMAND (the installed program's command line) instead.
 ea_unit() {
-  sed "s|^ExecStart=/usr/bin/node /opt/$NAME/dist/agent/cli.js |ExecStart=$2 |" "$1"
+  sed "s|^ExecStart=/usr/bin/node \$EDGE_NODE_FLAGS /opt/$NAME/dist/agent/cli.js |ExecStart=$2 |" "$1"
 }
 
 # Deletes ROOT/etc/edge-agent, ROOT/var/lib/edge-agent (undelivered points too) and, on the box

@@ -6,7 +6,7 @@
  * of the heavy libraries, which sit in chunks of their own.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Metafile } from 'esbuild';
@@ -57,6 +57,9 @@ describe('the bundle', () => {
     }
     // The InfluxDB sink writes line protocol over node:http itself: the client library is not shipped at all.
     expect(bundled, 'the InfluxDB client library is in the bundle').not.toContain('@influxdata/influxdb-client');
+    // zod's messages in English only (packaging/zod-english.ts): none of its other locales is shipped.
+    const zodLocales = Object.keys(meta.inputs).filter((i) => /zod\/v4\/locales\/(?!index\.js$)/.test(i));
+    expect(zodLocales.map((i) => i.slice(i.lastIndexOf('/') + 1))).toEqual(['en.js']);
     expect(atStart.size).toBeLessThan(outputs.size);
   });
 
@@ -66,6 +69,12 @@ describe('the bundle', () => {
     const validate = run(['validate', '--config', join(BUNDLE, 'config', 'demo.yaml')]);
     expect(validate.out).toMatch(/demo\.yaml: ok, 1 device, 16 points/);
     expect(validate.code).toBe(0);
+    // Without zod's other locales, a bad file still gets every error in the technician's words.
+    writeFileSync(join(work, 'bad.yaml'), 'gateway:\n  id: gw\n  foo: 1\nbuffer:\n  maxRows: -1\n');
+    const bad = run(['validate', '--config', join(work, 'bad.yaml')]);
+    expect(bad.code, bad.out).toBe(1);
+    expect(bad.out).toMatch(/^ {2}gateway\.foo: unknown key$/m);
+    expect(bad.out).toMatch(/^ {2}buffer\.maxRows: must be a whole number, at least 1 \(got -1\)$/m);
     const once = run(['run', '--demo', '--once']);
     expect(once.code, once.out).toBe(0);
     expect(once.out).toMatch(/pump-1\/flow\s+[\d.]+ m3\/h/);

@@ -1,10 +1,11 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { demoConfigPath } from '../../agent/cli.js';
 import { loadConfig } from '../../config/index.js';
-import { collect, runCli, startCli, waitForOutput } from '../helpers/cli.js';
+import { CLI, collect, runCli, startCli, waitForOutput } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-cli-'));
 const file = (name: string, text: string) => {
@@ -123,4 +124,25 @@ describe('edge-agent run --demo', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/"msg":"agent stopped"/);
   });
+});
+
+describe("V8's optimising compiler", () => {
+  // V8's --trace-opt prints a line for each function TurboFan compiles.
+  it('is off for a one-shot command (validate) and on for the daemon (run)', async () => {
+    const validate = spawnSync(process.execPath, ['--trace-opt', CLI, 'validate', '--demo'], { encoding: 'utf8', timeout: 30_000 });
+    expect(validate.status, validate.stderr).toBe(0);
+    expect(validate.stdout).toMatch(/demo\.yaml: ok/);
+    expect(validate.stdout).not.toMatch(/completed (optimizing|compiling).*TURBOFAN/);
+
+    // The command after its options: still the daemon.
+    const run = spawn(process.execPath, ['--trace-opt', CLI, '--demo', 'run'], {
+      env: { ...process.env, EDGE_BUFFER_PATH: join(dir, 'opt', 'buffer.db'), EDGE_HTTP_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = collect(run, 60_000);
+    await waitForOutput(run, /"msg":"agent started"/, 30_000);
+    await waitForOutput(run, /completed (optimizing|compiling).*TURBOFAN/, 30_000);
+    run.kill('SIGTERM');
+    expect((await exited).code).toBe(0);
+  }, 60_000);
 });

@@ -15,6 +15,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ARCHES, type Arch } from '../../packaging/arches.js';
 import { buildDeb, sourceDateEpoch } from '../../packaging/deb.js';
 import { elfMachine } from '../../packaging/exec.js';
+import { nodeFlagArgs, RUN_NODE_FLAGS } from '../../packaging/node-flags.js';
 import { collect, waitForOutput } from '../helpers/cli.js';
 import { hasCommand } from '../helpers/peers.js';
 
@@ -23,8 +24,8 @@ const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 const work = mkdtempSync(join(tmpdir(), 'edge-release-test-'));
 const OUT = join(work, 'out');
 const dirOf = (arch: Arch) => join(work, 'unpacked', `edge-agent-${VERSION}-linux-${arch}`);
-/** The launcher's default V8 flags, as it passes them (the qemu runs bypass the shell script). */
-const FLAGS = (/EDGE_NODE_FLAGS-"([^"]*)"/.exec(readFileSync(join(ROOT, 'packaging', 'launcher.sh'), 'utf8'))?.[1] ?? '').split(' ');
+/** The launcher's default V8 flags for the daemon (`run`), as it passes them (the qemu runs bypass the shell script). */
+const FLAGS = nodeFlagArgs(RUN_NODE_FLAGS);
 
 function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: opts.timeoutMs ?? 180_000, cwd: opts.cwd ?? work, env: opts.env ?? process.env });

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BufferError } from '../../../buffer/errors.js';
+import { PAGE_CACHE_KIB } from '../../../buffer/schema.js';
 import { SqliteBuffer } from '../../../buffer/sqlite-buffer.js';
 import type { Point } from '../../../buffer/types.js';
 import { points, realisticPoint, tempDir } from './fixtures.js';
@@ -131,7 +132,7 @@ describe('SqliteBuffer', () => {
     expect(b3.append(points(1))).toBe(6);
   });
 
-  it('sets WAL and the requested synchronous mode on every open', () => {
+  it('sets WAL, the requested synchronous mode and a small page cache on every open', () => {
     const file = tmp.file();
     buffer(['s'], file).close();
     const pragma = (b: SqliteBuffer, name: string) => (b as unknown as { db: { pragma: (s: string, o: object) => unknown } }).db.pragma(name, { simple: true });
@@ -143,6 +144,9 @@ describe('SqliteBuffer', () => {
     const normal = buffer(['s'], tmp.file('fresh.db'));
     expect(pragma(normal, 'synchronous')).toBe(1);
     expect(pragma(normal, 'busy_timeout')).toBe(5000);
+    // SQLite's 2 MiB page cache, not better-sqlite3's 16 MB: resident memory a small box keeps.
+    expect(pragma(normal, 'cache_size')).toBe(-PAGE_CACHE_KIB);
+    expect(PAGE_CACHE_KIB).toBe(2048);
     // WAL is recorded in the file header (read/write versions 2), so it holds for every reader.
     expect([...fs.readFileSync(file).subarray(18, 20)]).toEqual([2, 2]);
   });
