@@ -1,9 +1,10 @@
 /**
  * The local history: min/max/sum/count buckets per series in the buffer file, in tables of their
- * own (schema v4). Delivery never reads or deletes them; they are pruned by age per tier and held
- * to a row bound, oldest fine rows first (the long tier still covers that time), so they can never
- * crowd the points out of the file. A bucket written twice (a restart inside it, or a late
- * reading) is merged, not duplicated.
+ * own (schema v4), kept in time order (v6): a flush appends at the end of the tree and pruning cuts
+ * at its start, so the SD card sees few pages per flush. Delivery never reads or deletes them; they
+ * are pruned by age per tier and held to a row bound, oldest fine rows first (the long tier still
+ * covers that time), so they can never crowd the points out of the file. A bucket written twice (a
+ * restart inside it, or a late reading) is merged, not duplicated.
  */
 import type Database from 'better-sqlite3';
 
@@ -37,7 +38,7 @@ export class HistoryStore {
     findSeries: Database.Statement<[string, string, string], number>;
     addSeries: Database.Statement<[string, string, string]>;
     upsert: Database.Statement<[number, number, number, number, number, number, number]>;
-    select: Database.Statement<[number, number, number, number], HistoryBucket>;
+    select: Database.Statement<[{ tier: number; from: number; to: number; series: number }], HistoryBucket>;
     pruneTier: Database.Statement<[number, number]>;
     oldest: Database.Statement<[number, number]>;
     count: Database.Statement<[], number>;
@@ -54,11 +55,23 @@ export class HistoryStore {
       addSeries: db.prepare('INSERT INTO history_series (device_id, point_id, series) VALUES (?, ?, ?)'),
       upsert: db.prepare(
         `INSERT INTO history (series_id, tier, ts, n, min, max, sum) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (series_id, tier, ts) DO UPDATE SET n = n + excluded.n, min = min(min, excluded.min), max = max(max, excluded.max), sum = sum + excluded.sum`,
+         ON CONFLICT (tier, ts, series_id) DO UPDATE SET n = n + excluded.n, min = min(min, excluded.min), max = max(max, excluded.max), sum = sum + excluded.sum`,
       ),
-      select: db.prepare<[number, number, number, number], HistoryBucket>('SELECT ts, n, min, max, sum FROM history WHERE series_id = ? AND tier = ? AND ts >= ? AND ts < ? ORDER BY ts'),
+      // The table is in time order (schema v6), so one series' buckets are spread over it. A
+      // plain range scan would read every series' rows in the range; instead walk the distinct
+      // bucket times of the tier (each the next one after the last, a seek) and look the series
+      // up at each (a seek). CROSS JOIN keeps that order: SQLite would otherwise scan the tier.
+      select: db.prepare<[{ tier: number; from: number; to: number; series: number }], HistoryBucket>(
+        `WITH RECURSIVE t(ts) AS (
+           SELECT (SELECT min(ts) FROM history WHERE tier = @tier AND ts >= @from AND ts < @to)
+           UNION ALL
+           SELECT (SELECT min(ts) FROM history WHERE tier = @tier AND ts > t.ts AND ts < @to) FROM t WHERE t.ts IS NOT NULL
+         )
+         SELECT h.ts, h.n, h.min, h.max, h.sum FROM t CROSS JOIN history h
+         WHERE h.tier = @tier AND h.ts = t.ts AND h.series_id = @series ORDER BY h.ts`,
+      ),
       pruneTier: db.prepare('DELETE FROM history WHERE tier = ? AND ts < ?'),
-      oldest: db.prepare('DELETE FROM history WHERE (series_id, tier, ts) IN (SELECT series_id, tier, ts FROM history WHERE tier = ? ORDER BY ts LIMIT ?)'),
+      oldest: db.prepare('DELETE FROM history WHERE (tier, ts, series_id) IN (SELECT tier, ts, series_id FROM history WHERE tier = ? ORDER BY ts LIMIT ?)'),
       count: db.prepare<[], number>('SELECT count(*) FROM history').pluck(),
     };
     this.estimate = this.st.count.get() as number;
@@ -91,7 +104,7 @@ export class HistoryStore {
   /** Buckets of one series and tier with `from <= ts < to`, oldest first. */
   read(key: HistoryKey, from: number, to: number): HistoryBucket[] {
     const id = this.seriesId(key, false);
-    return id === undefined ? [] : this.st.select.all(id, key.tier, from, to);
+    return id === undefined ? [] : this.st.select.all({ tier: key.tier, from, to, series: id });
   }
 
   private holdBound(): number {

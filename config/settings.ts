@@ -112,7 +112,7 @@ export function settingsSchema(): convict.Schema<Settings> {
         keep: { doc: 'how long fine buckets are kept', default: '24h' as unknown as number, format: historyDuration },
         longStep: { doc: 'bucket width of the long history (a multiple of step)', default: '1m' as unknown as number, format: historyDuration },
         longKeep: { doc: 'how long long buckets are kept', default: '7d' as unknown as number, format: historyDuration },
-        maxRows: { doc: 'most history rows kept (about 65 bytes each); past it the oldest fine rows go first', default: 1_000_000, format: positiveInteger },
+        maxRows: { doc: 'most history rows kept (about 45 bytes each); past it the oldest fine rows go first', default: 1_000_000, format: positiveInteger },
       },
     },
     sinks: {
