@@ -3,11 +3,16 @@
  * clients: each bound holds, each refusal is counted by its kind, and a client within the bounds
  * carries on. (The whole agent under all of them at once: hostile-clients.test.ts.)
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedBroker, type BrokerLogger } from '../../broker/broker.js';
 import { brokerSettings } from '../../config/broker.js';
+import { selfSignedCert } from '../helpers/mosquitto.js';
 import { eventually } from '../helpers/serial-peer.js';
 
 const running: EmbeddedBroker[] = [];
@@ -38,6 +43,30 @@ async function client(b: EmbeddedBroker, opts: IClientOptions = {}): Promise<Mqt
   return c;
 }
 
+/**
+ * On a raw (or TLS) socket: CONNECT as "raw", then only the fixed header of a 40 MB PUBLISH and a
+ * few bytes of it. Resolves when the broker hangs up; the body is never sent.
+ */
+async function announceHuge(raw: net.Socket, connectEvent = 'connect'): Promise<void> {
+  const hungUp = new Promise<void>((resolve) => raw.once('close', () => resolve()));
+  raw.on('error', () => {});
+  raw.on('data', () => {}); // flowing, so the broker's FIN is seen
+  await new Promise<void>((resolve) => raw.once(connectEvent, () => resolve()));
+  // CONNECT (MQTT 3.1.1, clean, keepalive 60, client id "raw")
+  raw.write(Buffer.from([0x10, 15, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 60, 0, 3, 0x72, 0x61, 0x77]));
+  await new Promise((r) => setTimeout(r, 100));
+  // PUBLISH, remaining length 40_000_000 (varint 0x80 0xb4 0x89 0x13)
+  raw.write(Buffer.from([0x30, 0x80, 0xb4, 0x89, 0x13, 0, 1, 0x74, 1, 2, 3]));
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the broker kept the connection open, waiting for the 40 MB body')), 2000)));
+  try {
+    await Promise.race([hungUp, waited]);
+  } finally {
+    clearTimeout(timer);
+    raw.destroy();
+  }
+}
+
 const closed = (c: MqttClient) => new Promise<void>((resolve) => (c.connected ? c.once('close', () => resolve()) : resolve()));
 
 describe('broker.limits', () => {
@@ -49,17 +78,7 @@ describe('broker.limits', () => {
     await c.publishAsync('t/small', Buffer.alloc(1000, 1));
     // A raw socket sends only the fixed header of a 40 MB PUBLISH and a few bytes: the broker
     // must hang up on the header alone.
-    const raw = net.connect(b.port as number, '127.0.0.1');
-    const hungUp = new Promise<void>((resolve) => raw.once('close', () => resolve()));
-    raw.on('error', () => {});
-    raw.on('data', () => {}); // flowing, so the broker's FIN is seen
-    await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
-    // CONNECT (MQTT 3.1.1, clean, keepalive 60, client id "raw")
-    raw.write(Buffer.from([0x10, 15, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 60, 0, 3, 0x72, 0x61, 0x77]));
-    await new Promise((r) => setTimeout(r, 100));
-    // PUBLISH, remaining length 40_000_000 (varint 0x80 0xb4 0x89 0x13)
-    raw.write(Buffer.from([0x30, 0x80, 0xb4, 0x89, 0x13, 0, 1, 0x74, 1, 2, 3]));
-    await hungUp;
+    await announceHuge(net.connect(b.port as number, '127.0.0.1'));
     const big = Buffer.alloc(100 * 1024, 2);
     const c2 = await client(b);
     c2.publish('t/big', big);
@@ -69,6 +88,18 @@ describe('broker.limits', () => {
     await eventually('the small message', () => got.length === 1);
     expect(got[0]?.length).toBe(1000);
     expect(c.connected).toBe(true);
+  });
+
+  it('holds a TLS listener to maxPacketSize the same way (the guard reads the decrypted stream)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-limits-tls-'));
+    try {
+      const b = await start({ maxPacketSize: '64KiB' }, { tls: selfSignedCert(dir) });
+      await announceHuge(tls.connect({ port: b.port as number, host: '127.0.0.1', rejectUnauthorized: false }), 'secureConnect');
+      expect(b.stats.refused.packetTooLarge).toBe(1);
+      expect(warned('packetTooLarge')).toEqual([expect.objectContaining({ clientId: 'raw', user: 'anonymous' })]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses connections past maxConnections and maxConnectionsPerUser', async () => {
