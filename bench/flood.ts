@@ -44,6 +44,8 @@ export interface FloodResult {
   phases: Record<string, { peak_rss_mb: number; poll_slip_ms_max: number; seconds: number }>;
   /** Counters scraped from /metrics at the end: `name{labels}` → value. */
   metrics: Record<string, number>;
+  /** The agent's warnings about the doors' limits (broker, HTTP), as logged: who each names. */
+  warnings: Array<Record<string, unknown>>;
   seconds: number;
 }
 
@@ -56,6 +58,23 @@ export function parseMetrics(text: string): Record<string, number> {
     if (line.startsWith('#') || line.trim() === '') continue;
     const at = line.lastIndexOf(' ');
     out[line.slice(0, at)] = Number(line.slice(at + 1));
+  }
+  return out;
+}
+
+const LIMIT_MESSAGES = new Set(['mqtt client held to broker.limits', 'http client held to the http limits']);
+
+/** The log lines (JSON) that say a client was held to a limit. */
+export function limitWarnings(output: string): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const line of output.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (LIMIT_MESSAGES.has(entry.msg as string)) out.push(entry);
+    } catch {
+      // not a log line
+    }
   }
   return out;
 }
@@ -187,6 +206,7 @@ export async function runFlood(opts: { progress?: (msg: string) => void; slowlor
       attacks,
       phases,
       metrics: parseMetrics(metricsText),
+      warnings: limitWarnings(agent.output()),
       seconds: (Date.now() - t0) / 1000,
     };
   } finally {

@@ -83,6 +83,8 @@ export class EmbeddedBroker {
   /** Open client sockets (limits.maxConnections), and the clients of each user (maxConnectionsPerUser). */
   private readonly sockets = new Set<net.Socket>();
   private readonly byUser = new Map<string, Set<Client>>();
+  /** The user of each persistent session (clean: false), so a refusal while it is away can name it. */
+  private readonly sessionUsers = new Map<string, string>();
   /** Filters each client holds (maxSubscriptionsPerClient) and its publish-rate bucket. */
   private readonly filters = new WeakMap<Client, Set<string>>();
   private readonly buckets = new WeakMap<Client, RateBucket>();
@@ -123,7 +125,8 @@ export class EmbeddedBroker {
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
       authorizeForward: (client, packet) => this.authorizeForward(client, packet),
     });
-    boundSessionQueues(aedes, limits.maxQueued, (clientId) => this.refuse('queued', { clientId, limit: limits.maxQueued, why: 'persistent session queue full; message not queued for it' }));
+    boundSessionQueues(aedes, limits.maxQueued, (clientId) =>
+      this.refuse('queued', { clientId, user: this.sessionUsers.get(clientId), limit: limits.maxQueued, why: 'persistent session queue full; message not queued for it' }));
     aedes.on('unsubscribe', (unsubscriptions, client) => {
       const held = this.filters.get(client);
       for (const f of unsubscriptions) held?.delete(f);
@@ -300,6 +303,8 @@ export class EmbeddedBroker {
       if (mine.size === 0 && this.byUser.get(user) === mine) this.byUser.delete(user);
     });
     this.users.set(client, user);
+    if (client.clean) this.sessionUsers.delete(client.id);
+    else this.sessionUsers.set(client.id, user);
     done(null, true);
   }
 
@@ -366,7 +371,8 @@ export class EmbeddedBroker {
     const limits = this.settings.limits;
     socket.on('error', () => {}); // a reset before aedes has it must not be an uncaught error
     if (this.sockets.size >= limits.maxConnections) {
-      this.refuse('connections', { remote: socket.remoteAddress, limit: limits.maxConnections });
+      // Refused before a byte is read (reading its CONNECT would be holding it): no client id or user yet.
+      this.refuse('connections', { remote: socket.remoteAddress, limit: limits.maxConnections, why: 'closed before its CONNECT was read: client id and user not known' });
       socket.destroy();
       return;
     }

@@ -91,9 +91,9 @@ export class ConnectionGate {
   }
 
   /** A URL too long for `maxUrlLength`: counted here, answered 414 by the caller. */
-  urlTooLong(url: string): boolean {
+  urlTooLong(url: string, remote: string | undefined): boolean {
     if (url.length <= this.limits.maxUrlLength) return false;
-    this.count('urlTooLong', { length: url.length, limit: this.limits.maxUrlLength });
+    this.count('urlTooLong', { remote, length: url.length, limit: this.limits.maxUrlLength });
     return true;
   }
 

@@ -186,7 +186,7 @@ export class HttpServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (this.gate.urlTooLong(req.url ?? '')) {
+    if (this.gate.urlTooLong(req.url ?? '', req.socket.remoteAddress)) {
       send(res, 414, json({ error: 'URL too long (http.maxUrlLength)', code: 'EDGE_HTTP_URL_TOO_LONG' }), { Connection: 'close' });
       return;
     }

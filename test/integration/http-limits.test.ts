@@ -64,6 +64,21 @@ describe('http limits', () => {
     expect((await refused()).timeout).toBeGreaterThanOrEqual(1);
   });
 
+  it('ends a request whose body dribbles on past requestTimeout', async () => {
+    const before = (await refused()).timeout;
+    // Headers complete at once (headersTimeout is no help), then a body a byte every 200 ms.
+    const slow = raw('GET /health HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n');
+    const dribble = setInterval(() => slow.socket.writable && slow.socket.write('a'), 200);
+    const t0 = Date.now();
+    try {
+      expect(await slow.reply).toMatch(/HTTP\/1\.1 408 /);
+    } finally {
+      clearInterval(dribble);
+    }
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2000);
+    expect((await refused()).timeout).toBe(before + 1);
+  });
+
   it('closes the oldest slow connection when every slot is taken, so the status page still answers', async () => {
     const before = (await refused()).evicted;
     const slow = Array.from({ length: 4 }, () => raw('GET /status HTTP/1.1\r\nHost: a\r\nX-Slow: '));
@@ -76,5 +91,13 @@ describe('http limits', () => {
     expect(after.evicted).toBeGreaterThan(before);
     expect(after.full).toBe(0);
     for (const s of slow) s.socket.destroy();
+  });
+
+  it('logs each kind of refusal as EDGE_HTTP_LIMIT with the client address, at most once a minute per reason', () => {
+    const warnings = running.logs.filter((l) => l.code === 'EDGE_HTTP_LIMIT');
+    const reasons = warnings.map((w) => w.reason as string);
+    expect(new Set(reasons).size).toBe(reasons.length);
+    expect(reasons.sort()).toEqual(['evicted', 'headerTooLarge', 'timeout', 'urlTooLong']);
+    for (const w of warnings) expect(w).toMatchObject({ remote: '127.0.0.1' });
   });
 });
