@@ -46,6 +46,14 @@ ${registers}
 devices:
 ${bus(0, ', template: long, coalesce: false, every: 2s').replace(', every: 1m, template', ', template')}${[1, 2, 3, 4, 5, 6].map((i) => bus(i, ', template: sensor')).join('')}`;
 
+/** The agent's log lines (JSON, stderr is no terminal here) that carry a config hint. */
+const hintLogLines = (stderr: string) =>
+  stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { level: string; msg: string; path?: string })
+    .filter((l) => l.msg.startsWith('config hint'));
+
 describe('config hints on the command line', () => {
   it('validate prints the hints as warnings and exits 0', async () => {
     const cfg = file('mistakes.yaml', mistakes);
@@ -77,11 +85,7 @@ describe('config hints on the command line', () => {
   it('the agent logs the same hints as warnings when it starts', async () => {
     // --once polls once and exits: the RTU port does not exist, so the poll is bad (exit 1), but the hints come first
     const r = await runCli(['run', '--once', '--config', file('run.yaml', mistakes)]);
-    const warnings = r.stderr
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { level: string; msg: string; path?: string })
-      .filter((l) => l.msg.startsWith('config hint'));
+    const warnings = hintLogLines(r.stderr);
     expect(warnings.map((w) => [w.level, w.path])).toEqual([
       ['warn', 'templates.meter.points.volts.address'],
       ['warn', 'templates.meter.points.volts.order'],
@@ -108,11 +112,7 @@ describe('config hints on the command line', () => {
     }
 
     const r = await runCli(['run', '--once', '--config', cfg]);
-    const warnings = r.stderr
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { level: string; msg: string; path?: string })
-      .filter((l) => l.msg.startsWith('config hint'));
+    const warnings = hintLogLines(r.stderr);
     expect(warnings.map((w) => [w.level, w.path])).toEqual(expected.map(([path]) => ['warn', path]));
     for (const [i, [, message]] of expected.entries()) expect(warnings[i]?.msg).toMatch(message);
   });
