@@ -27,6 +27,33 @@ devices:
     template: meter
 `;
 
+// Valid, with the other three: Modicon input notation, a poll interval shorter than the bus's
+// wire time (125 single-register reads at 9600 baud take about 2.9 s), and seven 10 s timeouts on
+// one bus (70 s, past the watchdog's 60 s).
+const registers = Array.from({ length: 125 }, (_, i) => `      r${i}: { register: holding, address: ${i}, type: uint16 }`).join('\n');
+const bus = (id: number, extra: string) =>
+  `  - { id: m${id}, driver: modbus, connection: { protocol: rtu, path: ${join(dir, 'no-such-port')}, unitId: ${id + 1}, timeout: 10s }, every: 1m${extra} }\n`;
+const busMistakes = `gateway: { id: gw-bus }
+buffer: { path: ${join(dir, 'bus.db')} }
+http: { port: 0 }
+templates:
+  sensor:
+    points:
+      level: { register: input, address: 30001, type: uint16 }
+  long:
+    points:
+${registers}
+devices:
+${bus(0, ', template: long, coalesce: false, every: 2s').replace(', every: 1m, template', ', template')}${[1, 2, 3, 4, 5, 6].map((i) => bus(i, ', template: sensor')).join('')}`;
+
+/** The agent's log lines (JSON, stderr is no terminal here) that carry a config hint. */
+const hintLogLines = (stderr: string) =>
+  stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { level: string; msg: string; path?: string })
+    .filter((l) => l.msg.startsWith('config hint'));
+
 describe('config hints on the command line', () => {
   it('validate prints the hints as warnings and exits 0', async () => {
     const cfg = file('mistakes.yaml', mistakes);
@@ -58,16 +85,35 @@ describe('config hints on the command line', () => {
   it('the agent logs the same hints as warnings when it starts', async () => {
     // --once polls once and exits: the RTU port does not exist, so the poll is bad (exit 1), but the hints come first
     const r = await runCli(['run', '--once', '--config', file('run.yaml', mistakes)]);
-    const warnings = r.stderr
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { level: string; msg: string; path?: string })
-      .filter((l) => l.msg.startsWith('config hint'));
+    const warnings = hintLogLines(r.stderr);
     expect(warnings.map((w) => [w.level, w.path])).toEqual([
       ['warn', 'templates.meter.points.volts.address'],
       ['warn', 'templates.meter.points.volts.order'],
       ['warn', 'devices[0].connection.path'],
     ]);
     expect(warnings[0]?.msg).toMatch(/did you mean address 0\?/);
+  });
+
+  it('validate and the agent at start give the bus hints and the input-register one too', async () => {
+    const cfg = file('bus.yaml', busMistakes);
+    const expected = [
+      ['templates.sensor.points.level.address', /30001 looks like Modicon notation \(30001 is input address 0\): did you mean address 0\?/],
+      ['devices.m0.every', /every 2s is shorter than one round of .* at 9600 baud/],
+      ['devices.m0.connection.timeout', /the timeouts of the 7 devices on .* add up to 70s, past the watchdog's 1m/],
+    ] as const;
+    const v = await runCli(['validate', '--config', cfg]);
+    expect(v.stderr).toBe('');
+    expect(v.code).toBe(0);
+    const lines = v.stdout.trim().split('\n');
+    expect(lines[1]).toBe(`${cfg}: 3 warnings (likely mistakes; the config is valid)`);
+    for (const [i, [path, message]] of expected.entries()) {
+      expect(lines[2 + i]?.startsWith(`  ${path}: `)).toBe(true);
+      expect(lines[2 + i]).toMatch(message);
+    }
+
+    const r = await runCli(['run', '--once', '--config', cfg]);
+    const warnings = hintLogLines(r.stderr);
+    expect(warnings.map((w) => [w.level, w.path])).toEqual(expected.map(([path]) => ['warn', path]));
+    for (const [i, [, message]] of expected.entries()) expect(warnings[i]?.msg).toMatch(message);
   });
 });

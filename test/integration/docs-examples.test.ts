@@ -2,8 +2,9 @@
  * The examples in docs/serial.md, docs/mqtt.md and docs/broker.md work: every complete config in
  * them passes `validate` with no error and no hint, and the main ones run — the agent started on
  * the example (ports swapped for a pty or a free port, the buffer for a temporary file) reads a
- * line from a pty, and takes messages from clients that log in as the example's users, within the
- * example's ACL. The password-hash commands of docs/broker.md make hashes the broker accepts.
+ * line from a pty, polls a scale on another pty and reads its reply, and takes messages from
+ * clients that log in as the example's users, within the example's ACL. The password-hash
+ * commands of docs/broker.md make hashes the broker accepts.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { parseText } from '../../config/parse.js';
 import { collect, startCli, waitForOutput } from '../helpers/cli.js';
 import { missing } from '../helpers/peers.js';
 import { openPtyPair, socatAvailable } from '../helpers/pty.js';
+import { SerialPeer } from '../helpers/serial-peer.js';
 import { freePort } from '../helpers/victoria.js';
 
 const DOCS = ['serial', 'mqtt', 'broker'] as const;
@@ -92,9 +94,17 @@ describe('docs/broker.md: the password hash commands', () => {
 });
 
 describe('docs: the examples run', () => {
-  it.skipIf(missing('socat', socatAvailable(), 'Debian package socat'))('serial.md: the streaming monitor’s line becomes readings', async () => {
+  it.skipIf(missing('socat', socatAvailable(), 'Debian package socat'))('serial.md: the streaming monitor’s line and the polled scale’s reply become readings', async () => {
     const [monitor, scale] = await Promise.all([openPtyPair(), openPtyPair()]);
     stops.push(() => Promise.all([monitor.close(), scale.close()]));
+    // The scale answers the example's command the way its comment says.
+    const scaleDevice = await SerialPeer.open(scale.slave);
+    stops.push(() => scaleDevice.close());
+    const commands: string[] = [];
+    scaleDevice.onCommand((command) => {
+      commands.push(command);
+      return command === 'W\r\n' ? 'ST,GS,+0012.34kg\r\n' : undefined;
+    });
     const [example] = configs('serial');
     const file = runnable(
       example as string,
@@ -113,6 +123,10 @@ describe('docs: the examples run', () => {
     try {
       const out = await seen;
       expect(out).toMatch(/monitor-7\/hr {2}72 bpm/);
+      // polled (every 10 s): the agent sent the example’s command and took the reply
+      const polled = await waitForOutput(agent, /scale-1\/stable {2}stable/, 20_000);
+      expect(polled).toMatch(/scale-1\/weight {2}12\.34 kg/);
+      expect(commands[0]).toBe('W\r\n');
     } finally {
       clearInterval(timer);
     }
