@@ -130,7 +130,10 @@ export class WriteExecutor implements WriteApi {
     await sleep(this.opts.clock, p.write.verifyAfterMs, this.lifetime.signal);
     const driver = target.driver as { read(points: readonly ModbusPoint[], signal: AbortSignal): Promise<Reading[]> };
     const [reading] = await driver.read([p], this.lifetime.signal);
-    if (reading === undefined) return this.done(this.finishRecord(base, 'timeout', WriteErrors.mismatch, 'no read-back'));
+    // Not a mismatch: nothing was read, so whether the device holds the value is unknown.
+    if (reading === undefined) {
+      return this.done(this.finishRecord(base, 'timeout', WriteErrors.noReadback, `written with FC${result.fc}, but the driver returned no read-back: whether the device holds the value is unknown`));
+    }
     this.opts.process(target.device, [reading]);
     const readback = transformReading(reading, p).value;
     const withReadback = { ...base, readback };

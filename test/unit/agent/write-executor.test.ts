@@ -1,0 +1,121 @@
+/**
+ * The write executor's decisions (agent/writes/executor.ts) that no independent slave can provoke:
+ * a driver that acknowledges a write but returns no read-back. The driver is
+ * the outer edge here (a recording one: what was sent, what the read-back returns); the audit is
+ * the real SQLite buffer, the log line the real pino one. The slave-facing outcomes (verified,
+ * mismatch, device-exception, timeout) are proven against pymodbus in writes-pymodbus.test.ts.
+ */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../../agent/clock.js';
+import { commandAudit } from '../../../agent/writes/audit.js';
+import { WriteExecutor, type WriteTarget } from '../../../agent/writes/executor.js';
+import type { WriteRequest } from '../../../agent/writes/types.js';
+import { SqliteBuffer } from '../../../buffer/sqlite-buffer.js';
+import type { AgentConfig, ModbusPoint, ResolvedDevice } from '../../../config/types.js';
+import type { Reading, WriteOrder, WriteResult } from '../../../drivers/types.js';
+import { ok } from '../config/helpers.js';
+import { tempDir } from '../buffer/fixtures.js';
+
+/** Records what would go on the wire; `readback` is what the read after the write returns. */
+class RecordingDriver {
+  readonly sent: Array<WriteOrder<ModbusPoint>> = [];
+  readback: (p: ModbusPoint) => Reading[] = (p) => [{ pointId: p.id, ts: Date.now(), raw: 425, quality: 'good' }];
+
+  write(order: WriteOrder<ModbusPoint>): Promise<WriteResult> {
+    this.sent.push(order);
+    return Promise.resolve({ status: 'written', written: [Number(order.raw)], previous: { pointId: order.point.id, ts: Date.now(), raw: 100, quality: 'good' }, fc: 6 });
+  }
+
+  read(points: readonly ModbusPoint[]): Promise<Reading[]> {
+    return Promise.resolve(points.flatMap((p) => this.readback(p)));
+  }
+}
+
+let tmp: ReturnType<typeof tempDir>;
+let buffer: SqliteBuffer;
+let config: AgentConfig;
+let driver: RecordingDriver;
+let health: { consecutiveFailures: number };
+let applying: boolean;
+let lines: Array<Record<string, unknown>>;
+let processed: Reading[];
+
+function executor(): WriteExecutor {
+  const logger = pino(
+    { level: 'info', base: {} },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    }),
+  );
+  const device = config.devices[0] as ResolvedDevice;
+  const target: WriteTarget = { device, driver, health };
+  return new WriteExecutor({
+    target: (id) => (id === device.id ? target : undefined),
+    applying: () => applying,
+    process: (_d, readings) => processed.push(...readings),
+    audit: () => commandAudit(buffer, () => config),
+    appended: () => {},
+    clock: systemClock,
+    logger,
+  });
+}
+
+const req: WriteRequest = { device: 'pump', point: 'setpoint', value: 42.5, by: 'tech', origin: 'local' };
+
+beforeEach(() => {
+  tmp = tempDir();
+  buffer = new SqliteBuffer({ path: tmp.file(), sinks: ['pg'] });
+  config = ok({
+    gateway: { id: 'gw-1' },
+    devices: [
+      {
+        id: 'pump',
+        driver: 'modbus',
+        connection: { protocol: 'tcp', host: '127.0.0.1', port: 502 },
+        every: '1h',
+        points: { setpoint: { register: 'holding', address: 0, type: 'uint16', scale: 0.1, decimals: 1, write: { min: 0, max: 60, rateLimit: 0, verify: { after: 0 } } } },
+      },
+    ],
+  });
+  driver = new RecordingDriver();
+  health = { consecutiveFailures: 0 };
+  applying = false;
+  lines = [];
+  processed = [];
+});
+
+afterEach(() => {
+  buffer.close();
+  tmp.remove();
+});
+
+describe('write executor', () => {
+  it('verifies a write read back within tolerance, audits it and logs one line', async () => {
+    const o = await executor().execute(req);
+    expect(o).toMatchObject({ outcome: 'verified', raw: [425], previous: 10, readback: 42.5 });
+    expect(o.code).toBeUndefined();
+    expect(driver.sent.map((s) => s.raw)).toEqual([425]);
+    expect(processed.map((r) => r.raw)).toEqual([425]);
+    expect(buffer.commands.get(o.id)).toMatchObject({ outcome: 'verified', requested: 42.5, readback: 42.5, by: 'tech', origin: 'local' });
+    expect(lines.filter((l) => l.id === o.id).map((l) => [l.level, l.msg, l.outcome])).toEqual([[30, 'write pump/setpoint = 42.5: verified', 'verified']]);
+  });
+
+  it('calls an acknowledged write with no read-back a timeout with its own code, not a mismatch', async () => {
+    driver.readback = () => [];
+    const o = await executor().execute(req);
+    expect(o).toMatchObject({ outcome: 'timeout', code: 'EDGE_WRITE_NO_READBACK', raw: [425], previous: 10, readback: null });
+    expect(o.message).toMatch(/no read-back/);
+    expect(buffer.commands.get(o.id)).toMatchObject({ outcome: 'timeout', code: 'EDGE_WRITE_NO_READBACK' });
+    expect(lines.find((l) => l.id === o.id)).toMatchObject({ level: 40, outcome: 'timeout', code: 'EDGE_WRITE_NO_READBACK' });
+  });
+
+  it('calls a read-back that differs beyond the tolerance a mismatch', async () => {
+    driver.readback = (p) => [{ pointId: p.id, ts: Date.now(), raw: 426, quality: 'good' }];
+    expect(await executor().execute(req)).toMatchObject({ outcome: 'mismatch', code: 'EDGE_WRITE_MISMATCH', readback: 42.6 });
+  });
+});
