@@ -1,6 +1,7 @@
 /**
  * The write executor's decisions (agent/writes/executor.ts) that no independent slave can provoke:
- * a driver that acknowledges a write but returns no read-back. The driver is
+ * a config apply in progress, a device failing its polls, a second write to a point in flight, the
+ * agent stopping, and a driver that acknowledges a write but returns no read-back. The driver is
  * the outer edge here (a recording one: what was sent, what the read-back returns); the audit is
  * the real SQLite buffer, the log line the real pino one. The slave-facing outcomes (verified,
  * mismatch, device-exception, timeout) are proven against pymodbus in writes-pymodbus.test.ts.
@@ -117,5 +118,46 @@ describe('write executor', () => {
   it('calls a read-back that differs beyond the tolerance a mismatch', async () => {
     driver.readback = (p) => [{ pointId: p.id, ts: Date.now(), raw: 426, quality: 'good' }];
     expect(await executor().execute(req)).toMatchObject({ outcome: 'mismatch', code: 'EDGE_WRITE_MISMATCH', readback: 42.6 });
+  });
+
+  it('refuses while a config apply runs, and writes once it is done', async () => {
+    const ex = executor();
+    applying = true;
+    const o = await ex.execute(req);
+    expect(o).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_APPLY_IN_PROGRESS' });
+    expect(driver.sent).toEqual([]);
+    expect(buffer.commands.get(o.id)).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_APPLY_IN_PROGRESS' });
+    applying = false;
+    expect(await ex.execute(req)).toMatchObject({ outcome: 'verified' });
+  });
+
+  it('refuses a device that failed its last poll, and writes once it answers again', async () => {
+    const ex = executor();
+    health.consecutiveFailures = 2;
+    const o = await ex.execute(req);
+    expect(o).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_DEVICE_FAILING' });
+    expect(driver.sent).toEqual([]);
+    health.consecutiveFailures = 0;
+    // The refusal used up no rate: a write right after goes out.
+    expect(await ex.execute(req)).toMatchObject({ outcome: 'verified' });
+    expect(driver.sent).toHaveLength(1);
+  });
+
+  it('refuses a second write to a point while the first waits for its read-back', async () => {
+    const p = config.devices[0]?.points[0] as ModbusPoint;
+    if (p.write !== undefined) p.write.verifyAfterMs = 200;
+    const ex = executor();
+    const first = ex.execute(req);
+    const second = await ex.execute({ ...req, value: 10 });
+    expect(second).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_IN_PROGRESS' });
+    expect(await first).toMatchObject({ outcome: 'verified' });
+    expect(driver.sent.map((s) => s.raw)).toEqual([425]);
+  });
+
+  it('refuses writes once the agent is stopping', async () => {
+    const ex = executor();
+    ex.stop();
+    expect(await ex.execute(req)).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_AGENT_STOPPING' });
+    expect(driver.sent).toEqual([]);
   });
 });
