@@ -1,7 +1,8 @@
 /**
  * The write executor's decisions (agent/writes/executor.ts) that no independent slave can provoke:
  * a config apply in progress, a device failing its polls, a second write to a point in flight, the
- * agent stopping, and a driver that acknowledges a write but returns no read-back. The driver is
+ * agent stopping, a driver that acknowledges a write but returns no read-back, and a request from
+ * `edge-agent write` that waited while no agent ran. The driver is
  * the outer edge here (a recording one: what was sent, what the read-back returns); the audit is
  * the real SQLite buffer, the log line the real pino one. The slave-facing outcomes (verified,
  * mismatch, device-exception, timeout) are proven against pymodbus in writes-pymodbus.test.ts.
@@ -12,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../agent/clock.js';
 import { commandAudit } from '../../../agent/writes/audit.js';
 import { WriteExecutor, type WriteTarget } from '../../../agent/writes/executor.js';
+import { LocalWriteQueue } from '../../../agent/writes/local-queue.js';
 import type { WriteRequest } from '../../../agent/writes/types.js';
 import { SqliteBuffer } from '../../../buffer/sqlite-buffer.js';
 import type { AgentConfig, ModbusPoint, ResolvedDevice } from '../../../config/types.js';
@@ -159,5 +161,28 @@ describe('write executor', () => {
     ex.stop();
     expect(await ex.execute(req)).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_AGENT_STOPPING' });
     expect(driver.sent).toEqual([]);
+  });
+});
+
+describe('local write queue (edge-agent write)', () => {
+  it('executes a fresh request once and refuses one made while no agent ran as stale, sending nothing', async () => {
+    const ex = executor();
+    const now = Date.now();
+    const stale = buffer.commands.requestWrite('pump', 'setpoint', '12.5', 'tech', now - 60_000);
+    const fresh = buffer.commands.requestWrite('pump', 'setpoint', '42.5', 'tech', now);
+    const queue = new LocalWriteQueue({ store: () => buffer.commands, writes: ex, clock: systemClock, logger: pino({ level: 'silent' }), everyMs: 10 });
+    queue.start();
+    try {
+      const byRequest = (id: number) => buffer.commands.recent(10).find((c) => c.requestId === `local:${id}` && c.outcome !== 'pending');
+      for (let i = 0; i < 200 && (byRequest(stale) === undefined || byRequest(fresh) === undefined); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(byRequest(stale)).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_STALE_REQUEST', requested: '12.5', by: 'tech', origin: 'local' });
+      expect(byRequest(fresh)).toMatchObject({ outcome: 'verified', readback: 42.5 });
+      // Taken once: later ticks find nothing waiting.
+      await new Promise((r) => setTimeout(r, 50));
+      expect(driver.sent.map((s) => s.raw)).toEqual([425]);
+      expect(buffer.commands.waitingRequests()).toEqual([]);
+    } finally {
+      queue.stop();
+    }
   });
 });
