@@ -245,4 +245,48 @@ describe.skipIf(!pymodbusAvailable())('writes through the agent against pymodbus
       await pty.close();
     }
   }, 30_000);
+
+  it.skipIf(!socatAvailable())('keeps a read-modify-write of a bit to itself on an RTU bus another slave is polled on', async () => {
+    const pty = await openPtyPair();
+    try {
+      await slave({ 1: { hr: { 0: [0x8000] } }, 2: { hr: { 0: [7] } } }, { serial: { port: pty.slave, baudrate: 19200 } });
+      const dir = mkdtempSync(join(tmpdir(), 'edge-writes-bus-'));
+      dirs.push(dir);
+      const connection = (unitId: number) => ({ protocol: 'rtu', path: pty.master, baudRate: 19200, unitId, timeout: '500ms' });
+      const bits = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`b${i}`, { register: 'holding', address: 0, bit: i, write: { verify: { after: 0 } } }]));
+      const r = checkDocument(
+        {
+          gateway: { id: 'gw-writes' },
+          buffer: { path: join(dir, 'buffer.db') },
+          devices: [
+            { id: 'pump', driver: 'modbus', connection: connection(1), every: '1h', points: bits },
+            { id: 'meter', driver: 'modbus', connection: connection(2), every: '100ms', points: { level: { register: 'holding', address: 0, type: 'uint16' } } },
+          ],
+        },
+        { env: {} },
+      );
+      if (!r.ok) throw new Error(r.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
+      const agent = await agentFor(r.config);
+      const meter: string[] = [];
+      agent.pipeline.onPoints((ps) => ps.forEach((p) => p.deviceId === 'meter' && meter.push(`${p.quality}:${String(p.value)}`)));
+      await eventually('the meter polled', async () => meter.length > 0);
+      // Eight bits of one register at once: each write reads the register and writes it back in one
+      // bus slot, so none undoes another; the meter's polls go between the slots, never inside one.
+      const all = await Promise.all(Array.from({ length: 8 }, (_, i) => agent.writes.execute({ device: 'pump', point: `b${i}`, value: true, by: 't', origin: 'local' })));
+      expect(all.map((o) => o.outcome)).toEqual(Array.from({ length: 8 }, () => 'verified'));
+      // Whatever order they ran in, each wrote the register the one before it left plus its own bit:
+      // a lost update would show as two writes built on the same register value.
+      const raws = all.map((o) => Number(o.raw?.[0])).sort((a, b) => a - b);
+      expect(raws.at(-1)).toBe(0x80ff);
+      // Each holds what the one before it wrote plus exactly one bit (a power of two).
+      const steps = raws.map((w, i) => ({ kept: (w & (raws[i - 1] ?? 0x8000)) === (raws[i - 1] ?? 0x8000), added: w ^ (raws[i - 1] ?? 0x8000) }));
+      expect(steps.filter((x) => !x.kept || (x.added & (x.added - 1)) !== 0 || x.added === 0)).toEqual([]);
+      const polled = meter.length;
+      await eventually('the meter polled after the writes', async () => meter.length > polled);
+      expect(meter.filter((m) => m !== 'good:7')).toEqual([]);
+    } finally {
+      for (const a of agents.splice(0)) await a.stop();
+      await pty.close();
+    }
+  }, 30_000);
 });
