@@ -133,16 +133,23 @@ describe.skipIf(!pymodbusAvailable())('writes through the agent against pymodbus
     expect(results).toHaveLength(24);
   }, 60_000);
 
-  it('reports an FC6 exception; functionCode multiple (FC16) works on the same device', async () => {
-    const s = await slave({ 1: { hr: { 0: [1, 2] }, refuse: [6] } });
+  it('reports an FC6 exception; functionCode multiple (FC16, FC15 for a coil) works on the same device', async () => {
+    const s = await slave({ 1: { hr: { 0: [1, 2, 3] }, co: { 0: [0] }, refuse: [5, 6] } });
     const agent = await agentFor(
       config(s.port, {
         a: { register: 'holding', address: 0, type: 'uint16', write: { min: 0, max: 100, verify: { after: 0 } } },
         b: { register: 'holding', address: 1, type: 'uint16', write: { min: 0, max: 100, functionCode: 'multiple', verify: { after: 0 } } },
+        c: { register: 'holding', address: 2, type: 'uint16', write: { min: 0, max: 100, functionCode: 'single', verify: { after: 0 } } },
+        coil: { register: 'coil', address: 0, write: { functionCode: 'multiple', verify: { after: 0 } } },
+        coilAuto: { register: 'coil', address: 0, write: { rateLimit: 0, verify: { after: 0 } } },
       }),
     );
-    expect(await agent.writes.execute({ device: 'pump', point: 'a', value: 7, by: 't', origin: 'local' })).toMatchObject({ outcome: 'device-exception', code: 'EDGE_MODBUS_EXCEPTION_2', previous: 1 });
-    expect(await agent.writes.execute({ device: 'pump', point: 'b', value: 8, by: 't', origin: 'local' })).toMatchObject({ outcome: 'verified', readback: 8 });
+    const w = (point: string, value: number | boolean) => agent.writes.execute({ device: 'pump', point, value, by: 't', origin: 'local' });
+    expect(await w('a', 7)).toMatchObject({ outcome: 'device-exception', code: 'EDGE_MODBUS_EXCEPTION_2', previous: 1 });
+    expect(await w('b', 8)).toMatchObject({ outcome: 'verified', readback: 8, message: 'written with FC16 and read back' });
+    expect(await w('c', 9)).toMatchObject({ outcome: 'device-exception', code: 'EDGE_MODBUS_EXCEPTION_2', previous: 3 });
+    expect(await w('coil', true)).toMatchObject({ outcome: 'verified', readback: true, message: 'written with FC15 and read back' });
+    expect(await w('coilAuto', false)).toMatchObject({ outcome: 'device-exception', code: 'EDGE_MODBUS_EXCEPTION_2', previous: true });
   }, 30_000);
 
   it('calls a write the device acknowledged but did not keep a mismatch, and a dead device a timeout', async () => {
