@@ -107,6 +107,39 @@ describe.skipIf(!pymodbusAvailable())('writes through the agent against pymodbus
     }, 30_000);
   }
 
+  it('sends the read-back through the pipeline as a reading: an alert fires on it with no poll in between', async () => {
+    const s = await slave({ 1: { hr: { 0: [10] } } });
+    const agent = await agentFor(config(s.port, { sp: { register: 'holding', address: 0, type: 'uint16', alerts: [{ above: 50, severity: 'warning' }], write: { min: 0, max: 100, verify: { after: 0 } } } }));
+    const values: unknown[] = [];
+    agent.pipeline.onPoints((ps) => ps.forEach((p) => p.pointId === 'sp' && values.push(p.value)));
+    expect(agent.alerts.active()).toEqual([]);
+    // The device polls every hour: the only reading after the start is the read-back.
+    expect(await agent.writes.execute({ device: 'pump', point: 'sp', value: 55, by: 't', origin: 'local' })).toMatchObject({ outcome: 'verified', readback: 55 });
+    await eventually('the alert on the read-back', async () => agent.alerts.active().length === 1);
+    expect(agent.alerts.active()).toMatchObject([{ deviceId: 'pump', pointId: 'sp', ruleId: 'above-50', severity: 'warning' }]);
+    // And it is stored and forwarded like a polled reading.
+    await eventually('the read-back stored as a point', async () => values.includes(55));
+  }, 30_000);
+
+  it('writes with the inverse of scale and offset, a mapped state of a register and a bool register', async () => {
+    const s = await slave({ 1: { hr: { 0: [0, 0, 0] } } });
+    const agent = await agentFor(
+      config(s.port, {
+        temp: { register: 'holding', address: 0, type: 'int16', scale: 0.1, offset: -40, decimals: 1, write: { min: -40, max: 80, step: 0.5, verify: { after: 0 } } },
+        mode: { register: 'holding', address: 1, type: 'uint16', map: { 0: 'off', 1: 'on', 2: 'auto' }, write: { allowed: ['off', 'auto'], verify: { after: 0 } } },
+        enable: { register: 'holding', address: 2, type: 'bool', write: { verify: { after: 0 } } },
+      }),
+    );
+    const w = (point: string, value: number | string | boolean) => agent.writes.execute({ device: 'pump', point, value, by: 't', origin: 'local' });
+    // Refused before anything is sent: off the step, outside the limits, a state not allowed.
+    expect(await w('temp', 21.25)).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_OUT_OF_LIMITS' });
+    expect(await w('temp', 80.5)).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_OUT_OF_LIMITS' });
+    expect(await w('mode', 'on')).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_OUT_OF_LIMITS' });
+    expect(await w('temp', 21.5)).toMatchObject({ outcome: 'verified', raw: [615], previous: -40, readback: 21.5 });
+    expect(await w('mode', 'auto')).toMatchObject({ outcome: 'verified', raw: [2], previous: 'off', readback: 'auto' });
+    expect(await w('enable', 'on')).toMatchObject({ outcome: 'verified', raw: [1], previous: false, readback: true });
+  }, 30_000);
+
   it('round-trips every writable type in every byte order on the slave', async () => {
     const types = ['int16', 'uint16', 'int32', 'uint32', 'float32', 'float64'] as const;
     const orders = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
