@@ -52,4 +52,6 @@ export const WriteErrors = {
   noReadback: 'EDGE_WRITE_NO_READBACK',
   interrupted: 'EDGE_WRITE_INTERRUPTED',
   stale: 'EDGE_WRITE_STALE_REQUEST',
+  auditUnavailable: 'EDGE_WRITE_AUDIT_UNAVAILABLE',
+  auditFailed: 'EDGE_WRITE_AUDIT_FAILED',
 } as const;

@@ -1,7 +1,7 @@
 /**
  * The write executor's decisions (agent/writes/executor.ts) that no independent slave can provoke:
  * a config apply in progress, a device failing its polls, a second write to a point in flight, the
- * agent stopping, a driver that acknowledges a write but returns no read-back, and a request from
+ * agent stopping, an audit that cannot store the attempt, a driver that acknowledges a write but returns no read-back, and a request from
  * `edge-agent write` that waited while no agent ran. The driver is
  * the outer edge here (a recording one: what was sent, what the read-back returns); the audit is
  * the real SQLite buffer, the log line the real pino one. The slave-facing outcomes (verified,
@@ -44,6 +44,7 @@ let health: { consecutiveFailures: number };
 let applying: boolean;
 let lines: Array<Record<string, unknown>>;
 let processed: Reading[];
+let auditOpen: boolean;
 
 function executor(): WriteExecutor {
   const logger = pino(
@@ -61,7 +62,7 @@ function executor(): WriteExecutor {
     target: (id) => (id === device.id ? target : undefined),
     applying: () => applying,
     process: (_d, readings) => processed.push(...readings),
-    audit: () => commandAudit(buffer, () => config),
+    audit: () => (auditOpen ? commandAudit(buffer, () => config) : undefined),
     appended: () => {},
     clock: systemClock,
     logger,
@@ -90,6 +91,7 @@ beforeEach(() => {
   applying = false;
   lines = [];
   processed = [];
+  auditOpen = true;
 });
 
 afterEach(() => {
@@ -154,6 +156,17 @@ describe('write executor', () => {
     expect(second).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_IN_PROGRESS' });
     expect(await first).toMatchObject({ outcome: 'verified' });
     expect(driver.sent.map((s) => s.raw)).toEqual([425]);
+  });
+
+  it('sends nothing it could not store first: no buffer, or a buffer that fails', async () => {
+    const ex = executor();
+    auditOpen = false;
+    expect(await ex.execute(req)).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_AUDIT_UNAVAILABLE' });
+    auditOpen = true;
+    buffer.close();
+    expect(await ex.execute(req)).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_AUDIT_FAILED' });
+    expect(driver.sent).toEqual([]);
+    expect(lines.filter((l) => l.level === 50).map((l) => l.code)).toEqual(['EDGE_WRITE_AUDIT_UNAVAILABLE', 'EDGE_WRITE_AUDIT_FAILED']);
   });
 
   it('refuses writes once the agent is stopping', async () => {
