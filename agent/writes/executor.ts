@@ -107,11 +107,18 @@ export class WriteExecutor implements WriteApi {
     if (target.health.consecutiveFailures > 0) {
       return this.refuse(record, WriteErrors.deviceFailing, `${req.device} failed its last ${target.health.consecutiveFailures} poll(s): nothing is written to a device that does not answer`);
     }
+    // Stored before anything is sent: a crash from here on is `interrupted` after restart. A write
+    // that cannot be stored first is not sent (it could not be told from one never made).
+    const audit = this.opts.audit();
+    if (audit === undefined) return this.refuse(record, WriteErrors.auditUnavailable, 'the buffer is not open: a write that cannot be audited is not sent');
+    try {
+      audit.store(record);
+    } catch (err) {
+      return this.refuse(record, WriteErrors.auditFailed, `the attempt could not be stored before sending (${(err as Error).message}): not sent`);
+    }
     this.lastWrite.set(key, now);
     this.inFlight.add(key);
     try {
-      // Stored before anything is sent: a crash from here on is `interrupted` after restart.
-      this.opts.audit()?.store(record);
       const result = await driver.write({ point: wp, raw: plan.raw, functionCode: wp.write.functionCode }, this.lifetime.signal);
       return await this.conclude(record, target, wp, plan.expected, result);
     } catch (err) {
@@ -130,7 +137,10 @@ export class WriteExecutor implements WriteApi {
     await sleep(this.opts.clock, p.write.verifyAfterMs, this.lifetime.signal);
     const driver = target.driver as { read(points: readonly ModbusPoint[], signal: AbortSignal): Promise<Reading[]> };
     const [reading] = await driver.read([p], this.lifetime.signal);
-    if (reading === undefined) return this.done(this.finishRecord(base, 'timeout', WriteErrors.mismatch, 'no read-back'));
+    // Not a mismatch: nothing was read, so whether the device holds the value is unknown.
+    if (reading === undefined) {
+      return this.done(this.finishRecord(base, 'timeout', WriteErrors.noReadback, `written with FC${result.fc}, but the driver returned no read-back: whether the device holds the value is unknown`));
+    }
     this.opts.process(target.device, [reading]);
     const readback = transformReading(reading, p).value;
     const withReadback = { ...base, readback };
@@ -174,14 +184,14 @@ export class WriteExecutor implements WriteApi {
     const done: CommandRecord = { ...record, outcome, code, message, doneAt: this.opts.clock.now() };
     const audit = this.opts.audit();
     if (audit === undefined) {
-      this.opts.logger.error({ code: 'EDGE_WRITE_AUDIT_UNAVAILABLE', id: done.id }, 'write outcome could not be audited: the buffer is not open');
+      this.opts.logger.error({ code: WriteErrors.auditUnavailable, id: done.id }, 'write outcome could not be audited: the buffer is not open');
       return done;
     }
     try {
       audit.finish(done, eventOf(done));
       this.opts.appended();
     } catch (err) {
-      this.opts.logger.error({ code: 'EDGE_WRITE_AUDIT_FAILED', id: done.id, err: (err as Error).message }, 'write outcome could not be stored');
+      this.opts.logger.error({ code: WriteErrors.auditFailed, id: done.id, err: (err as Error).message }, 'write outcome could not be stored');
     }
     return done;
   }

@@ -20,7 +20,7 @@ export type WriteOutcomeKind = 'verified' | 'mismatch' | 'device-exception' | 't
 export interface WriteOutcome {
   id: string;
   outcome: WriteOutcomeKind;
-  /** A refusal's reason (EDGE_WRITE_…), the device's (EDGE_MODBUS_EXCEPTION_2, EDGE_DEVICE_TIMEOUT), EDGE_WRITE_MISMATCH. */
+  /** A refusal's reason (EDGE_WRITE_…), the device's (EDGE_MODBUS_EXCEPTION_2, EDGE_DEVICE_TIMEOUT), EDGE_WRITE_MISMATCH, EDGE_WRITE_NO_READBACK. */
   code?: string;
   message?: string;
   /** Registers (wire order) or coils written. */
@@ -49,6 +49,9 @@ export const WriteErrors = {
   busy: 'EDGE_WRITE_IN_PROGRESS',
   stopping: 'EDGE_WRITE_AGENT_STOPPING',
   mismatch: 'EDGE_WRITE_MISMATCH',
+  noReadback: 'EDGE_WRITE_NO_READBACK',
   interrupted: 'EDGE_WRITE_INTERRUPTED',
   stale: 'EDGE_WRITE_STALE_REQUEST',
+  auditUnavailable: 'EDGE_WRITE_AUDIT_UNAVAILABLE',
+  auditFailed: 'EDGE_WRITE_AUDIT_FAILED',
 } as const;

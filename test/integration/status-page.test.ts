@@ -117,6 +117,14 @@ describe('status page', () => {
     image.setValue('holding', 0, 2000, 'uint16');
     await expect.poll(() => pump.locator('[data-point="flow"]').innerText(), { timeout: 15_000 }).toMatch(/200 m3\/h/);
 
+    // The last writes: none yet, then an attempt (refused: flow has no write: block) shows up on
+    // the open page with its outcome, code and who asked.
+    expect(await page.locator('#writes').innerText()).toMatch(/No writes to devices/);
+    await running.agent.writes.execute({ device: 'pump-1', point: 'flow', value: 5, by: 'tech', origin: 'local' });
+    const write = page.locator('#writes li[data-write]');
+    await write.first().waitFor({ timeout: 15_000 });
+    expect(await write.first().innerText()).toMatch(/refused[\s\S]*pump-1 \/ flow = 5[\s\S]*EDGE_WRITE_NOT_WRITABLE[\s\S]*by tech \(local\)/);
+
     expect(problems).toEqual([]);
   });
 

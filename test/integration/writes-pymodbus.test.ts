@@ -107,6 +107,39 @@ describe.skipIf(!pymodbusAvailable())('writes through the agent against pymodbus
     }, 30_000);
   }
 
+  it('sends the read-back through the pipeline as a reading: an alert fires on it with no poll in between', async () => {
+    const s = await slave({ 1: { hr: { 0: [10] } } });
+    const agent = await agentFor(config(s.port, { sp: { register: 'holding', address: 0, type: 'uint16', alerts: [{ above: 50, severity: 'warning' }], write: { min: 0, max: 100, verify: { after: 0 } } } }));
+    const values: unknown[] = [];
+    agent.pipeline.onPoints((ps) => ps.forEach((p) => p.pointId === 'sp' && values.push(p.value)));
+    expect(agent.alerts.active()).toEqual([]);
+    // The device polls every hour: the only reading after the start is the read-back.
+    expect(await agent.writes.execute({ device: 'pump', point: 'sp', value: 55, by: 't', origin: 'local' })).toMatchObject({ outcome: 'verified', readback: 55 });
+    await eventually('the alert on the read-back', async () => agent.alerts.active().length === 1);
+    expect(agent.alerts.active()).toMatchObject([{ deviceId: 'pump', pointId: 'sp', ruleId: 'above-50', severity: 'warning' }]);
+    // And it is stored and forwarded like a polled reading.
+    await eventually('the read-back stored as a point', async () => values.includes(55));
+  }, 30_000);
+
+  it('writes with the inverse of scale and offset, a mapped state of a register and a bool register', async () => {
+    const s = await slave({ 1: { hr: { 0: [0, 0, 0] } } });
+    const agent = await agentFor(
+      config(s.port, {
+        temp: { register: 'holding', address: 0, type: 'int16', scale: 0.1, offset: -40, decimals: 1, write: { min: -40, max: 80, step: 0.5, verify: { after: 0 } } },
+        mode: { register: 'holding', address: 1, type: 'uint16', map: { 0: 'off', 1: 'on', 2: 'auto' }, write: { allowed: ['off', 'auto'], verify: { after: 0 } } },
+        enable: { register: 'holding', address: 2, type: 'bool', write: { verify: { after: 0 } } },
+      }),
+    );
+    const w = (point: string, value: number | string | boolean) => agent.writes.execute({ device: 'pump', point, value, by: 't', origin: 'local' });
+    // Refused before anything is sent: off the step, outside the limits, a state not allowed.
+    expect(await w('temp', 21.25)).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_OUT_OF_LIMITS' });
+    expect(await w('temp', 80.5)).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_OUT_OF_LIMITS' });
+    expect(await w('mode', 'on')).toMatchObject({ outcome: 'refused', code: 'EDGE_WRITE_OUT_OF_LIMITS' });
+    expect(await w('temp', 21.5)).toMatchObject({ outcome: 'verified', raw: [615], previous: -40, readback: 21.5 });
+    expect(await w('mode', 'auto')).toMatchObject({ outcome: 'verified', raw: [2], previous: 'off', readback: 'auto' });
+    expect(await w('enable', 'on')).toMatchObject({ outcome: 'verified', raw: [1], previous: false, readback: true });
+  }, 30_000);
+
   it('round-trips every writable type in every byte order on the slave', async () => {
     const types = ['int16', 'uint16', 'int32', 'uint32', 'float32', 'float64'] as const;
     const orders = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
@@ -133,16 +166,23 @@ describe.skipIf(!pymodbusAvailable())('writes through the agent against pymodbus
     expect(results).toHaveLength(24);
   }, 60_000);
 
-  it('reports an FC6 exception; functionCode multiple (FC16) works on the same device', async () => {
-    const s = await slave({ 1: { hr: { 0: [1, 2] }, refuse: [6] } });
+  it('reports an FC6 exception; functionCode multiple (FC16, FC15 for a coil) works on the same device', async () => {
+    const s = await slave({ 1: { hr: { 0: [1, 2, 3] }, co: { 0: [0] }, refuse: [5, 6] } });
     const agent = await agentFor(
       config(s.port, {
         a: { register: 'holding', address: 0, type: 'uint16', write: { min: 0, max: 100, verify: { after: 0 } } },
         b: { register: 'holding', address: 1, type: 'uint16', write: { min: 0, max: 100, functionCode: 'multiple', verify: { after: 0 } } },
+        c: { register: 'holding', address: 2, type: 'uint16', write: { min: 0, max: 100, functionCode: 'single', verify: { after: 0 } } },
+        coil: { register: 'coil', address: 0, write: { functionCode: 'multiple', verify: { after: 0 } } },
+        coilAuto: { register: 'coil', address: 0, write: { rateLimit: 0, verify: { after: 0 } } },
       }),
     );
-    expect(await agent.writes.execute({ device: 'pump', point: 'a', value: 7, by: 't', origin: 'local' })).toMatchObject({ outcome: 'device-exception', code: 'EDGE_MODBUS_EXCEPTION_2', previous: 1 });
-    expect(await agent.writes.execute({ device: 'pump', point: 'b', value: 8, by: 't', origin: 'local' })).toMatchObject({ outcome: 'verified', readback: 8 });
+    const w = (point: string, value: number | boolean) => agent.writes.execute({ device: 'pump', point, value, by: 't', origin: 'local' });
+    expect(await w('a', 7)).toMatchObject({ outcome: 'device-exception', code: 'EDGE_MODBUS_EXCEPTION_2', previous: 1 });
+    expect(await w('b', 8)).toMatchObject({ outcome: 'verified', readback: 8, message: 'written with FC16 and read back' });
+    expect(await w('c', 9)).toMatchObject({ outcome: 'device-exception', code: 'EDGE_MODBUS_EXCEPTION_2', previous: 3 });
+    expect(await w('coil', true)).toMatchObject({ outcome: 'verified', readback: true, message: 'written with FC15 and read back' });
+    expect(await w('coilAuto', false)).toMatchObject({ outcome: 'device-exception', code: 'EDGE_MODBUS_EXCEPTION_2', previous: true });
   }, 30_000);
 
   it('calls a write the device acknowledged but did not keep a mismatch, and a dead device a timeout', async () => {
@@ -240,6 +280,50 @@ describe.skipIf(!pymodbusAvailable())('writes through the agent against pymodbus
       );
       expect(await agent.writes.execute({ device: 'pump', point: 'bit', value: 'on', by: 't', origin: 'local' })).toMatchObject({ outcome: 'verified', raw: [0xff01], previous: false, readback: true });
       expect(await agent.writes.execute({ device: 'pump', point: 'temp', value: 21.75, by: 't', origin: 'local' })).toMatchObject({ outcome: 'verified', readback: 21.75, raw: [0, 0x41ae] });
+    } finally {
+      for (const a of agents.splice(0)) await a.stop();
+      await pty.close();
+    }
+  }, 30_000);
+
+  it.skipIf(!socatAvailable())('keeps a read-modify-write of a bit to itself on an RTU bus another slave is polled on', async () => {
+    const pty = await openPtyPair();
+    try {
+      await slave({ 1: { hr: { 0: [0x8000] } }, 2: { hr: { 0: [7] } } }, { serial: { port: pty.slave, baudrate: 19200 } });
+      const dir = mkdtempSync(join(tmpdir(), 'edge-writes-bus-'));
+      dirs.push(dir);
+      const connection = (unitId: number) => ({ protocol: 'rtu', path: pty.master, baudRate: 19200, unitId, timeout: '500ms' });
+      const bits = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`b${i}`, { register: 'holding', address: 0, bit: i, write: { verify: { after: 0 } } }]));
+      const r = checkDocument(
+        {
+          gateway: { id: 'gw-writes' },
+          buffer: { path: join(dir, 'buffer.db') },
+          devices: [
+            { id: 'pump', driver: 'modbus', connection: connection(1), every: '1h', points: bits },
+            { id: 'meter', driver: 'modbus', connection: connection(2), every: '100ms', points: { level: { register: 'holding', address: 0, type: 'uint16' } } },
+          ],
+        },
+        { env: {} },
+      );
+      if (!r.ok) throw new Error(r.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
+      const agent = await agentFor(r.config);
+      const meter: string[] = [];
+      agent.pipeline.onPoints((ps) => ps.forEach((p) => p.deviceId === 'meter' && meter.push(`${p.quality}:${String(p.value)}`)));
+      await eventually('the meter polled', async () => meter.length > 0);
+      // Eight bits of one register at once: each write reads the register and writes it back in one
+      // bus slot, so none undoes another; the meter's polls go between the slots, never inside one.
+      const all = await Promise.all(Array.from({ length: 8 }, (_, i) => agent.writes.execute({ device: 'pump', point: `b${i}`, value: true, by: 't', origin: 'local' })));
+      expect(all.map((o) => o.outcome)).toEqual(Array.from({ length: 8 }, () => 'verified'));
+      // Whatever order they ran in, each wrote the register the one before it left plus its own bit:
+      // a lost update would show as two writes built on the same register value.
+      const raws = all.map((o) => Number(o.raw?.[0])).sort((a, b) => a - b);
+      expect(raws.at(-1)).toBe(0x80ff);
+      // Each holds what the one before it wrote plus exactly one bit (a power of two).
+      const steps = raws.map((w, i) => ({ kept: (w & (raws[i - 1] ?? 0x8000)) === (raws[i - 1] ?? 0x8000), added: w ^ (raws[i - 1] ?? 0x8000) }));
+      expect(steps.filter((x) => !x.kept || (x.added & (x.added - 1)) !== 0 || x.added === 0)).toEqual([]);
+      const polled = meter.length;
+      await eventually('the meter polled after the writes', async () => meter.length > polled);
+      expect(meter.filter((m) => m !== 'good:7')).toEqual([]);
     } finally {
       for (const a of agents.splice(0)) await a.stop();
       await pty.close();
