@@ -1,11 +1,13 @@
 /**
  * Configuration-class failures of the PostgreSQL sink, provoked on the real PostgreSQL and a real
- * PgBouncer: each has its own code and says what to fix; an agent logs it as ERROR, keeps the
- * data, retries with its capped back-off, shows it on /status — and delivers once ops fix the
- * central side.
+ * PgBouncer (and InfluxDB's refused token, which shares the auth code): each has its own code and
+ * says what to fix; an agent logs it as ERROR, keeps the data, retries with its capped back-off,
+ * shows it on /status — and delivers once ops fix the central side.
  */
 import crypto from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -123,6 +125,57 @@ devices:
     } finally {
       await a.stop();
       await slave.close();
+    }
+  });
+});
+
+describe('InfluxDB refusing the token: the same code as PostgreSQL refusing the password', () => {
+  it('EDGE_SINK_AUTH_FAILED: ERROR with the fix, on /status, retried, delivered once ops accept the token', { timeout: 60_000 }, async () => {
+    let accepts = 'right';
+    let accepted = 0;
+    const influx = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const ok = req.headers.authorization === `Token ${accepts}`;
+        if (ok) accepted++;
+        res.writeHead(ok ? 204 : 401, { 'content-type': 'application/json' });
+        res.end(ok ? '' : JSON.stringify({ code: 'unauthorized', message: 'unauthorized access' }));
+      });
+    });
+    await new Promise<void>((r) => influx.listen(0, '127.0.0.1', r));
+    const port = (influx.address() as net.AddressInfo).port;
+    const dir = mkdtempSync(join(tmpdir(), 'edge-cfgerr-influx-'));
+    const slave = await startImageServer(new RegisterImage().setValue('holding', 0, 42, 'uint16'));
+    const yaml = `
+gateway: { id: gw-cfg-influx }
+buffer: { path: ${join(dir, 'b.db')} }
+sinks:
+  influx: { url: "http://127.0.0.1:${port}", token: wrong, org: ops, bucket: telemetry }
+http: { port: 0 }
+devices:
+  - { id: d1, driver: modbus, every: 300ms, connection: { protocol: tcp, host: 127.0.0.1, port: ${slave.port}, timeout: 1s }, points: { v: { register: holding, address: 0, type: uint16 } } }
+`;
+    const a = await startHttpAgent(yaml);
+    try {
+      await until('two failed attempts', async () => {
+        const s = (await (await fetch(`${a.url}/status`)).json()) as { sinks: Array<{ consecutiveFailures: number }> };
+        return (s.sinks[0]?.consecutiveFailures ?? 0) >= 2;
+      });
+      const status = (await (await fetch(`${a.url}/status`)).json()) as { sinks: Array<{ name: string; reachable: boolean; lastError: { code: string; fix?: string } }> };
+      expect(status.sinks[0]).toMatchObject({ name: 'influx', reachable: false, lastError: { code: 'EDGE_SINK_AUTH_FAILED' } });
+      expect(status.sinks[0]?.lastError.fix).toMatch(/sinks\.influx\.token/);
+      const errors = a.logs.filter((l) => l.level === 'error' && l.code === 'EDGE_SINK_AUTH_FAILED');
+      expect(errors.length).toBeGreaterThan(0);
+      expect(String(errors[0]?.msg)).toMatch(/fix: check sinks\.influx\.token/);
+      expect(a.logs.filter((l) => l.code === 'EDGE_SINK_AUTH')).toEqual([]);
+      // Ops give the token write access: the kept points are delivered.
+      accepts = 'wrong';
+      await until('delivered after the fix', async () => accepted >= 1, 30_000);
+    } finally {
+      await a.stop();
+      await slave.close();
+      influx.closeAllConnections();
+      await new Promise<void>((r) => influx.close(() => r()));
     }
   });
 });
