@@ -311,10 +311,12 @@ function configFile(values: { config?: string; demo?: boolean }): string {
 }
 
 async function validate(file: string, env: NodeJS.ProcessEnv): Promise<number> {
-  const { checkConfig, summarize } = await import('../config/index.js');
+  const { CONFIG_INVALID, checkConfig, summarize } = await import('../config/index.js');
   const result = checkConfig({ file, env });
   if (!result.ok) {
-    console.error(`${file}: ${result.issues.length} error${result.issues.length === 1 ? '' : 's'}`);
+    // The header `run` prints for the same file, with the count: a technician searches one code.
+    const n = result.issues.length;
+    console.error(`${file}: configuration invalid (${CONFIG_INVALID}), ${n} error${n === 1 ? '' : 's'}`);
     for (const issue of result.issues) console.error(`  ${issue.path}: ${issue.message}`);
     return 1;
   }

@@ -52,6 +52,8 @@ devices:
     const r = await runCli(['validate', '--config', broken]);
     expect(r.code).toBe(1);
     const lines = r.stderr.split('\n');
+    // The first line names the code, as `run` does for the same file (and with the count).
+    expect(lines[0]).toBe(`${broken}: configuration invalid (EDGE_CONFIG_INVALID), ${lines.filter((l) => l.startsWith('  ')).length} errors`);
     const has = (re: RegExp) => expect(lines.some((l) => re.test(l)), `expected a line matching ${re} in:\n${r.stderr}`).toBe(true);
     has(/gateway\.colour: /);
     has(/templates\.meter\.points\.flow\.type: /);
@@ -110,6 +112,20 @@ devices:
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/EDGE_CONFIG_INVALID/);
     expect(r.stderr).toMatch(/log\.level: /);
+  });
+
+  it('validate and run name the same code for an invalid or unreadable file, both exit 1', async () => {
+    const bad = file('one-error.yaml', 'gateway: { id: gw-1 }\nlog: { level: loud }\n');
+    const missingFile = join(dir, 'no-such.yaml');
+    for (const f of [bad, missingFile]) {
+      const v = await runCli(['validate', '--config', f]);
+      const r = await runCli(['run', '--once', '--config', f]);
+      expect([v.code, r.code]).toEqual([1, 1]);
+      expect(v.stderr.split('\n')[0]).toBe(`${f}: configuration invalid (EDGE_CONFIG_INVALID), 1 error`);
+      expect(r.stderr.split('\n')[0]).toBe(`${f}: configuration invalid (EDGE_CONFIG_INVALID)`);
+      expect(v.stderr.split('\n').slice(1)).toEqual(r.stderr.split('\n').slice(1));
+      expect(v.stdout).toBe('');
+    }
   });
 });
 
