@@ -376,14 +376,16 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
   };
   // --once polls; MQTT and streaming serial devices (and the embedded broker) are left out.
   if (opts.once) logHints(config);
-  if (opts.once) return runOnce(new Agent({ config, logger, sinks: [], polledOnly: true }), logger);
+  // The demo's simulator moves to a free port when another demo holds its own (agent/simulators.ts).
+  const movableSimulators = opts.demo;
+  if (opts.once) return runOnce(new Agent({ config, logger, sinks: [], polledOnly: true, movableSimulators }), logger);
   if (opts.demo) logger.info({ config: file }, 'running the built-in demo config');
   return new Promise<number>((resolve) => {
     let stopping = false;
     let restarting = false;
     const build = (b: BootConfig): Agent => {
       logHints(b.config);
-      const a = new Agent({ config: b.config, logger, ...service, central: { boot: b, env, restart } });
+      const a = new Agent({ config: b.config, logger, ...service, movableSimulators, central: { boot: b, env, restart } });
       if (opts.print) {
         a.pipeline.onPoints((points) => process.stdout.write(points.map(formatPoint).join('\n') + '\n'));
         a.alerts.onChange((_alert, record) => process.stdout.write(formatAlert(record) + '\n'));

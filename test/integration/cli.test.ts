@@ -142,6 +142,41 @@ describe('edge-agent run --demo', () => {
   });
 });
 
+describe('two demos on one box', () => {
+  const lines = (out: string) => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; port?: number; configuredPort?: number; devices?: string[] });
+
+  it('both poll: a demo whose simulator port is taken moves its simulator and device to a free port, and says so', { timeout: 90_000 }, async () => {
+    const start = (name: string) => startCli(['run', '--demo'], { EDGE_BUFFER_PATH: join(dir, name, 'buffer.db'), EDGE_HTTP_PORT: '0', EDGE_LOG_LEVEL: 'info' });
+    // At once, as two test files (or two terminals) do.
+    const a = start('demo-a');
+    const b = start('demo-b');
+    const exits = [collect(a, 80_000), collect(b, 80_000)];
+    try {
+      const [outA, outB] = await Promise.all([waitForOutput(a, /pump-1\/flow .*m3\/h/, 30_000), waitForOutput(b, /pump-1\/flow .*m3\/h/, 30_000)]);
+      const listening = [outA, outB].map((o) => lines(o).find((l) => l.msg === 'simulator listening')?.port);
+      expect(listening[0]).toBeGreaterThan(0);
+      expect(listening[1]).toBeGreaterThan(0);
+      expect(listening[0]).not.toBe(listening[1]);
+      const moved = [outA, outB].flatMap(lines).filter((l) => /^simulator port 15020 is in use/.test(l.msg));
+      expect(moved.length).toBeGreaterThanOrEqual(1);
+      for (const m of moved) expect(m).toMatchObject({ configuredPort: 15020, devices: ['pump-1'] });
+      // Each demo polls its own simulator: with the one on 15020 gone, the moved one still reads.
+      const first = listening[0] === 15020 ? a : b;
+      const other = first === a ? b : a;
+      first.kill('SIGTERM');
+      await exits[first === a ? 0 : 1];
+      // Two good readings after it (a bad one prints `null m3/h … [bad EDGE_…]`).
+      const good = String.raw`pump-1/flow\s+[\d.]+ m3/h\s+\(raw [^)]*\)$`;
+      await waitForOutput(other, new RegExp(`${good}[\\s\\S]*${good}`, 'm'), 15_000);
+    } finally {
+      a.kill('SIGTERM');
+      b.kill('SIGTERM');
+    }
+    const results = await Promise.all(exits);
+    expect(results.map((r) => r.code)).toEqual([0, 0]);
+  });
+});
+
 describe("V8's optimising compiler", () => {
   // V8's --trace-opt prints a line for each function TurboFan compiles.
   it('is off for a one-shot command (validate) and on for the daemon (run)', async () => {
