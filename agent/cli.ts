@@ -380,12 +380,17 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
   const movableSimulators = opts.demo;
   if (opts.once) return runOnce(new Agent({ config, logger, sinks: [], polledOnly: true, movableSimulators }), logger);
   if (opts.demo) logger.info({ config: file }, 'running the built-in demo config');
+  // One agent process per buffer file, held until the process ends (agent/buffer-hold.ts).
+  const hold = (await import('./buffer-hold.js')).holdBuffer(config.settings.buffer.path, { demo: opts.demo, logger });
+  if (hold === undefined) return flushed(logger, 1);
+  const withHeldBuffer = (c: AgentConfig): AgentConfig =>
+    c.settings.buffer.path === hold.path || !opts.demo ? c : { ...c, settings: { ...c.settings, buffer: { ...c.settings.buffer, path: hold.path } } };
   return new Promise<number>((resolve) => {
     let stopping = false;
     let restarting = false;
     const build = (b: BootConfig): Agent => {
       logHints(b.config);
-      const a = new Agent({ config: b.config, logger, ...service, movableSimulators, central: { boot: b, env, restart } });
+      const a = new Agent({ config: withHeldBuffer(b.config), logger, ...service, movableSimulators, central: { boot: b, env, restart } });
       if (opts.print) {
         a.pipeline.onPoints((points) => process.stdout.write(points.map(formatPoint).join('\n') + '\n'));
         a.alerts.onChange((_alert, record) => process.stdout.write(formatAlert(record) + '\n'));
@@ -442,7 +447,10 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
       logger.fatal({ err }, 'agent could not start');
       resolve(1);
     });
-  }).then((code) => flushed(logger, code));
+  }).then((code) => {
+    hold.lock.release();
+    return flushed(logger, code);
+  });
 }
 
 async function runOnce(agent: Agent, logger: Logger): Promise<number> {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -174,6 +174,48 @@ describe('two demos on one box', () => {
     }
     const results = await Promise.all(exits);
     expect(results.map((r) => r.code)).toEqual([0, 0]);
+  });
+});
+
+describe('one agent per buffer file', () => {
+  it('two demos started in one folder (npm start twice) buffer in two files and both poll', { timeout: 90_000 }, async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'edge-demo-cwd-'));
+    const start = () => spawn(process.execPath, [CLI, 'run', '--demo'], { cwd, env: { ...process.env, EDGE_HTTP_PORT: '0', EDGE_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const a = start();
+    const b = start();
+    const exits = [collect(a, 80_000), collect(b, 80_000)];
+    try {
+      const outs = await Promise.all([waitForOutput(a, /pump-1\/flow\s+[\d.]+ m3\/h/, 30_000), waitForOutput(b, /pump-1\/flow\s+[\d.]+ m3\/h/, 30_000)]);
+      const moved = outs.join('\n').split('\n').filter((l) => l.includes('"code":"EDGE_BUFFER_IN_USE"'));
+      expect(moved).toHaveLength(1);
+      expect(JSON.parse(moved[0] as string)).toMatchObject({ level: 'warn', configured: './data/buffer.db', path: './data/buffer-2.db' });
+      expect(outs.join('\n')).not.toMatch(/readings could not be stored|UNIQUE constraint/);
+    } finally {
+      a.kill('SIGTERM');
+      b.kill('SIGTERM');
+    }
+    expect((await Promise.all(exits)).map((r) => r.code)).toEqual([0, 0]);
+    expect(existsSync(join(cwd, 'data', 'buffer.db'))).toBe(true);
+    expect(existsSync(join(cwd, 'data', 'buffer-2.db'))).toBe(true);
+  });
+
+  it('a second run on the buffer of a running agent (a config of your own) stops with EDGE_BUFFER_IN_USE; a killed one leaves no stale lock', { timeout: 60_000 }, async () => {
+    const cfg = file('held.yaml', `gateway: { id: gw-held }\nbuffer: { path: ${join(dir, 'held', 'buffer.db')} }\nhttp: { port: 0 }\n`);
+    const first = startCli(['run', '--config', cfg]);
+    const firstExit = collect(first, 50_000);
+    await waitForOutput(first, /"msg":"agent started"/, 20_000);
+    const second = await runCli(['run', '--config', cfg]);
+    expect(second.code).toBe(1);
+    const fatal = second.stdout.split('\n').find((l) => l.includes('"level":"fatal"'));
+    expect(JSON.parse(fatal ?? '{}')).toMatchObject({ code: 'EDGE_BUFFER_IN_USE', path: join(dir, 'held', 'buffer.db') });
+    expect(second.stdout).not.toMatch(/"msg":"buffer open"/);
+    first.kill('SIGKILL'); // a power cut: the kernel drops the lock with the process
+    await firstExit;
+    const third = startCli(['run', '--config', cfg]);
+    const thirdExit = collect(third, 30_000);
+    await waitForOutput(third, /"msg":"agent started"/, 20_000);
+    third.kill('SIGTERM');
+    expect((await thirdExit).code).toBe(0);
   });
 });
 
