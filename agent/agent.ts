@@ -10,10 +10,11 @@ import { ClockGuard } from './pipeline/clock-sanity-guard.js';
 import { ClockSanity, systemClockSources, type ClockSources, type ClockVerdict } from './pipeline/clock-sanity.js';
 import { deliveryCounters, type DeliveryCounters } from './delivery/delivery-counters.js';
 import type { AgentConfig, ResolvedDevice } from '../config/types.js';
-import { WellPumpSimulator } from '../drivers/modbus/simulator.js';
+import type { WellPumpSimulator } from '../drivers/modbus/simulator.js';
 import type { Reading } from '../drivers/types.js';
 import { SinkError, type Sink } from '../sinks/types.js';
 import { Backoff } from './delivery/backoff.js';
+import { startSimulators } from './simulators.js';
 import { sleep, systemClock, type Clock } from './clock.js';
 import { ModbusBusRegistry } from '../drivers/modbus/bus-registry.js';
 import { createDriver } from './drivers.js';
@@ -55,6 +56,8 @@ export interface AgentOptions {
   stopGraceMs?: number;
   /** Only the polled devices (`run --once`): no embedded broker, no MQTT or streaming serial devices. */
   polledOnly?: boolean;
+  /** `run --demo`: a simulator whose port is in use listens on a free one, and its devices follow (agent/simulators.ts). Never for a user's config. */
+  movableSimulators?: boolean;
   /** Serve /health, /ready, /metrics, /status and the status page on settings.http (the CLI does); `retryMs`: how often a failed listen is retried (30 s). */
   http?: boolean | { retryMs?: number };
   /** systemd's notify socket and watchdog (the CLI passes systemdFromEnv's); none by default. */
@@ -228,12 +231,8 @@ export class Agent {
         this.log.warn('no sink configured (sinks.influx.url / sinks.postgres.url): points are kept in the buffer until one is');
       }
       this.startCatalogSync();
-      for (const sim of this.config.simulators) {
-        const s = new WellPumpSimulator({ host: sim.host, port: sim.port, unitId: sim.unitId, clock: this.clock });
-        await s.start();
-        this.simulators.push(s);
-        this.log.info({ simulator: sim.type, host: sim.host, port: s.port }, 'simulator listening');
-      }
+      // Before the devices: a demo simulator that had to move takes its devices with it.
+      this.current = await startSimulators(this.config, this.simulators, { clock: this.clock, logger: this.log, movable: this.opts.movableSimulators === true });
       // The embedded broker exists before the devices (MQTT devices subscribe in-process) and listens after them.
       if (!this.opts.polledOnly) await this.push.prepare();
       // After the broker exists (active alerts are republished there), before the first reading.

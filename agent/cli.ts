@@ -311,10 +311,12 @@ function configFile(values: { config?: string; demo?: boolean }): string {
 }
 
 async function validate(file: string, env: NodeJS.ProcessEnv): Promise<number> {
-  const { checkConfig, summarize } = await import('../config/index.js');
+  const { CONFIG_INVALID, checkConfig, summarize } = await import('../config/index.js');
   const result = checkConfig({ file, env });
   if (!result.ok) {
-    console.error(`${file}: ${result.issues.length} error${result.issues.length === 1 ? '' : 's'}`);
+    // The header `run` prints for the same file, with the count: a technician searches one code.
+    const n = result.issues.length;
+    console.error(`${file}: configuration invalid (${CONFIG_INVALID}), ${n} error${n === 1 ? '' : 's'}`);
     for (const issue of result.issues) console.error(`  ${issue.path}: ${issue.message}`);
     return 1;
   }
@@ -374,14 +376,21 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
   };
   // --once polls; MQTT and streaming serial devices (and the embedded broker) are left out.
   if (opts.once) logHints(config);
-  if (opts.once) return runOnce(new Agent({ config, logger, sinks: [], polledOnly: true }), logger);
+  // The demo's simulator moves to a free port when another demo holds its own (agent/simulators.ts).
+  const movableSimulators = opts.demo;
+  if (opts.once) return runOnce(new Agent({ config, logger, sinks: [], polledOnly: true, movableSimulators }), logger);
   if (opts.demo) logger.info({ config: file }, 'running the built-in demo config');
+  // One agent process per buffer file, held until the process ends (agent/buffer-hold.ts).
+  const hold = (await import('./buffer-hold.js')).holdBuffer(config.settings.buffer.path, { demo: opts.demo, logger });
+  if (hold === undefined) return flushed(logger, 1);
+  const withHeldBuffer = (c: AgentConfig): AgentConfig =>
+    c.settings.buffer.path === hold.path || !opts.demo ? c : { ...c, settings: { ...c.settings, buffer: { ...c.settings.buffer, path: hold.path } } };
   return new Promise<number>((resolve) => {
     let stopping = false;
     let restarting = false;
     const build = (b: BootConfig): Agent => {
       logHints(b.config);
-      const a = new Agent({ config: b.config, logger, ...service, central: { boot: b, env, restart } });
+      const a = new Agent({ config: withHeldBuffer(b.config), logger, ...service, movableSimulators, central: { boot: b, env, restart } });
       if (opts.print) {
         a.pipeline.onPoints((points) => process.stdout.write(points.map(formatPoint).join('\n') + '\n'));
         a.alerts.onChange((_alert, record) => process.stdout.write(formatAlert(record) + '\n'));
@@ -438,7 +447,10 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
       logger.fatal({ err }, 'agent could not start');
       resolve(1);
     });
-  }).then((code) => flushed(logger, code));
+  }).then((code) => {
+    hold.lock.release();
+    return flushed(logger, code);
+  });
 }
 
 async function runOnce(agent: Agent, logger: Logger): Promise<number> {

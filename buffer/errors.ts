@@ -14,6 +14,8 @@ export type BufferErrorCode =
   | 'EDGE_BUFFER_DISK_FULL'
   /** A write failed for another storage reason (I/O error): the points were not stored. */
   | 'EDGE_BUFFER_WRITE_FAILED'
+  /** Another agent process writes this buffer file (its lock is held): one writer per file. */
+  | 'EDGE_BUFFER_IN_USE'
   | 'EDGE_BUFFER_CLOSED'
   | 'EDGE_BUFFER_INVALID_ARGUMENT';
 

@@ -107,7 +107,7 @@ export class InfluxSink implements Sink {
     try {
       await postLines(t, this.path, body);
     } catch (err) {
-      throw classifyInfluxError(err);
+      throw classifyInfluxError(err, this.opts);
     }
     this.stats.sent += lines;
     this.stats.requests += 1;
@@ -127,8 +127,11 @@ function isHttpError(err: unknown): err is HttpErrorLike {
   return err instanceof Error && typeof (err as { statusCode?: unknown }).statusCode === 'number';
 }
 
-/** Maps whatever the client threw onto our error classes (DESIGN.md "Error classes"). */
-export function classifyInfluxError(err: unknown): SinkError {
+/**
+ * Maps whatever the client threw onto our error classes (DESIGN.md "Error classes"). With the
+ * sink's org and bucket, an auth failure also says what to fix, as the PostgreSQL sink's do.
+ */
+export function classifyInfluxError(err: unknown, where?: { org: string; bucket: string }): SinkError {
   if (err instanceof SinkError) return err;
   if (isHttpError(err)) {
     const kind = classifyHttpStatus(err.statusCode);
@@ -138,10 +141,12 @@ export function classifyInfluxError(err: unknown): SinkError {
     const fallback = typeof err.retryAfter === 'function' ? err.retryAfter() : 0;
     const retryAfterMs = parseRetryAfter(header) ?? (fallback > 0 ? fallback * 1000 : undefined);
     const body = typeof err.body === 'string' && err.body !== '' ? err.body : err.message;
+    const fix = kind === 'auth' && where !== undefined ? `check sinks.influx.token: it must be a token with write access to bucket '${where.bucket}' in org '${where.org}'` : undefined;
     return new SinkError(clip(`influx write failed: HTTP ${err.statusCode} ${body}`), {
       kind,
       status: err.statusCode,
       cause: err,
+      ...(fix === undefined ? {} : { fix }),
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });
   }

@@ -4,7 +4,7 @@
  * SQLSTATE and are recognised by their Node error code or message.
  */
 import { clip, messageOf, transportError } from './classify.js';
-import { SinkError, type SinkErrorKind } from './types.js';
+import { SINK_AUTH_FAILED, SinkError, type SinkErrorKind } from './types.js';
 
 interface PgLikeError {
   code?: unknown;
@@ -34,7 +34,7 @@ const BY_CLASS: Record<string, SinkErrorKind> = {
  */
 const CONFIG_CLASS: Array<{ code: string; kind: SinkErrorKind; sqlState?: RegExp; message?: RegExp; fix: string }> = [
   {
-    code: 'EDGE_SINK_AUTH_FAILED',
+    code: SINK_AUTH_FAILED,
     kind: 'auth',
     sqlState: /^28/,
     message: /password authentication failed|empty password|no such user|SASL authentication failed|not allowed to connect/i,

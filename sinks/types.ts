@@ -42,6 +42,12 @@ export interface SinkCatalog {
 
 export type SinkErrorKind = 'network' | 'server' | 'throttled' | 'timeout' | 'too-large' | 'invalid' | 'auth' | 'config';
 
+/** A sink refused the credentials (InfluxDB 401/403, PostgreSQL SQLSTATE 28xxx): one code for every sink. */
+export const SINK_AUTH_FAILED = 'EDGE_SINK_AUTH_FAILED';
+
+/** Kinds whose default code is not `EDGE_SINK_<KIND>`. */
+const KIND_CODES: Partial<Record<SinkErrorKind, string>> = { auth: SINK_AUTH_FAILED };
+
 /** Every failure a sink reports is classified, so the forwarder knows whether to retry, split or dead-letter. */
 export class SinkError extends Error {
   readonly code: string;
@@ -59,7 +65,7 @@ export class SinkError extends Error {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'SinkError';
     this.kind = opts.kind;
-    this.code = opts.code ?? `EDGE_SINK_${opts.kind.toUpperCase().replace('-', '_')}`;
+    this.code = opts.code ?? KIND_CODES[opts.kind] ?? `EDGE_SINK_${opts.kind.toUpperCase().replace('-', '_')}`;
     // Auth and config failures keep the data: a wrong token is an operator's fix, not bad points.
     this.retryable = opts.kind !== 'invalid' && opts.kind !== 'too-large';
     this.retryAfterMs = opts.retryAfterMs;

@@ -44,7 +44,7 @@ export async function handleCommand(command: Command, request: unknown, ctx: Com
       return readPoints(ctx, request as RequestOf<'points/read'>);
     case 'buffer/stats': {
       const counters = ctx.agent.deliveryCounters();
-      if (counters === undefined) throw new CommandError(Codes.busy, 'the buffer is not open');
+      if (counters === undefined) throw new CommandError(Codes.notRunning, 'the buffer is not open');
       return counters;
     }
   }

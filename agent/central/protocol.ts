@@ -25,7 +25,8 @@ export const Codes = {
   wrongGateway: 'EDGE_CONFIG_WRONG_GATEWAY',
   rolledBack: 'EDGE_CONFIG_ROLLED_BACK',
   persistFailed: 'EDGE_CONFIG_PERSIST_FAILED',
-  busy: 'EDGE_AGENT_NOT_RUNNING',
+  /** The agent's buffer is not open: it is starting or stopping. */
+  notRunning: 'EDGE_AGENT_NOT_RUNNING',
   deviceUnknown: 'EDGE_DEVICE_UNKNOWN',
   pointUnknown: 'EDGE_POINT_UNKNOWN',
   internal: 'EDGE_INTERNAL',

@@ -7,11 +7,13 @@
 import type { Point, Value } from '../../buffer/types.js';
 import type { PointBase } from '../../config/types.js';
 import type { Reading } from '../../drivers/types.js';
+import { ValueErrors } from '../../drivers/values.js';
 
 export const TransformErrors = {
   outOfRange: 'EDGE_VALUE_OUT_OF_RANGE',
   unmapped: 'EDGE_VALUE_UNMAPPED',
-  notNumeric: 'EDGE_VALUE_NOT_NUMERIC',
+  /** The drivers' code: a text a serial or MQTT driver cannot read as a number says the same thing. */
+  notNumeric: ValueErrors.notNumeric,
 } as const;
 
 export function transformReading(reading: Reading, point: PointBase): Point {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -52,6 +52,8 @@ devices:
     const r = await runCli(['validate', '--config', broken]);
     expect(r.code).toBe(1);
     const lines = r.stderr.split('\n');
+    // The first line names the code, as `run` does for the same file (and with the count).
+    expect(lines[0]).toBe(`${broken}: configuration invalid (EDGE_CONFIG_INVALID), ${lines.filter((l) => l.startsWith('  ')).length} errors`);
     const has = (re: RegExp) => expect(lines.some((l) => re.test(l)), `expected a line matching ${re} in:\n${r.stderr}`).toBe(true);
     has(/gateway\.colour: /);
     has(/templates\.meter\.points\.flow\.type: /);
@@ -111,6 +113,20 @@ devices:
     expect(r.stderr).toMatch(/EDGE_CONFIG_INVALID/);
     expect(r.stderr).toMatch(/log\.level: /);
   });
+
+  it('validate and run name the same code for an invalid or unreadable file, both exit 1', async () => {
+    const bad = file('one-error.yaml', 'gateway: { id: gw-1 }\nlog: { level: loud }\n');
+    const missingFile = join(dir, 'no-such.yaml');
+    for (const f of [bad, missingFile]) {
+      const v = await runCli(['validate', '--config', f]);
+      const r = await runCli(['run', '--once', '--config', f]);
+      expect([v.code, r.code]).toEqual([1, 1]);
+      expect(v.stderr.split('\n')[0]).toBe(`${f}: configuration invalid (EDGE_CONFIG_INVALID), 1 error`);
+      expect(r.stderr.split('\n')[0]).toBe(`${f}: configuration invalid (EDGE_CONFIG_INVALID)`);
+      expect(v.stderr.split('\n').slice(1)).toEqual(r.stderr.split('\n').slice(1));
+      expect(v.stdout).toBe('');
+    }
+  });
 });
 
 describe('edge-agent run --demo', () => {
@@ -123,6 +139,83 @@ describe('edge-agent run --demo', () => {
     const r = await exited;
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/"msg":"agent stopped"/);
+  });
+});
+
+describe('two demos on one box', () => {
+  const lines = (out: string) => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; port?: number; configuredPort?: number; devices?: string[] });
+
+  it('both poll: a demo whose simulator port is taken moves its simulator and device to a free port, and says so', { timeout: 90_000 }, async () => {
+    const start = (name: string) => startCli(['run', '--demo'], { EDGE_BUFFER_PATH: join(dir, name, 'buffer.db'), EDGE_HTTP_PORT: '0', EDGE_LOG_LEVEL: 'info' });
+    // At once, as two test files (or two terminals) do.
+    const a = start('demo-a');
+    const b = start('demo-b');
+    const exits = [collect(a, 80_000), collect(b, 80_000)];
+    try {
+      const [outA, outB] = await Promise.all([waitForOutput(a, /pump-1\/flow .*m3\/h/, 30_000), waitForOutput(b, /pump-1\/flow .*m3\/h/, 30_000)]);
+      const listening = [outA, outB].map((o) => lines(o).find((l) => l.msg === 'simulator listening')?.port);
+      expect(listening[0]).toBeGreaterThan(0);
+      expect(listening[1]).toBeGreaterThan(0);
+      expect(listening[0]).not.toBe(listening[1]);
+      const moved = [outA, outB].flatMap(lines).filter((l) => /^simulator port 15020 is in use/.test(l.msg));
+      expect(moved.length).toBeGreaterThanOrEqual(1);
+      for (const m of moved) expect(m).toMatchObject({ configuredPort: 15020, devices: ['pump-1'] });
+      // Each demo polls its own simulator: with the one on 15020 gone, the moved one still reads.
+      const first = listening[0] === 15020 ? a : b;
+      const other = first === a ? b : a;
+      first.kill('SIGTERM');
+      await exits[first === a ? 0 : 1];
+      // Two good readings after it (a bad one prints `null m3/h … [bad EDGE_…]`).
+      const good = String.raw`pump-1/flow\s+[\d.]+ m3/h\s+\(raw [^)]*\)$`;
+      await waitForOutput(other, new RegExp(`${good}[\\s\\S]*${good}`, 'm'), 15_000);
+    } finally {
+      a.kill('SIGTERM');
+      b.kill('SIGTERM');
+    }
+    const results = await Promise.all(exits);
+    expect(results.map((r) => r.code)).toEqual([0, 0]);
+  });
+});
+
+describe('one agent per buffer file', () => {
+  it('two demos started in one folder (npm start twice) buffer in two files and both poll', { timeout: 90_000 }, async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'edge-demo-cwd-'));
+    const start = () => spawn(process.execPath, [CLI, 'run', '--demo'], { cwd, env: { ...process.env, EDGE_HTTP_PORT: '0', EDGE_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const a = start();
+    const b = start();
+    const exits = [collect(a, 80_000), collect(b, 80_000)];
+    try {
+      const outs = await Promise.all([waitForOutput(a, /pump-1\/flow\s+[\d.]+ m3\/h/, 30_000), waitForOutput(b, /pump-1\/flow\s+[\d.]+ m3\/h/, 30_000)]);
+      const moved = outs.join('\n').split('\n').filter((l) => l.includes('"code":"EDGE_BUFFER_IN_USE"'));
+      expect(moved).toHaveLength(1);
+      expect(JSON.parse(moved[0] as string)).toMatchObject({ level: 'warn', configured: './data/buffer.db', path: './data/buffer-2.db' });
+      expect(outs.join('\n')).not.toMatch(/readings could not be stored|UNIQUE constraint/);
+    } finally {
+      a.kill('SIGTERM');
+      b.kill('SIGTERM');
+    }
+    expect((await Promise.all(exits)).map((r) => r.code)).toEqual([0, 0]);
+    expect(existsSync(join(cwd, 'data', 'buffer.db'))).toBe(true);
+    expect(existsSync(join(cwd, 'data', 'buffer-2.db'))).toBe(true);
+  });
+
+  it('a second run on the buffer of a running agent (a config of your own) stops with EDGE_BUFFER_IN_USE; a killed one leaves no stale lock', { timeout: 60_000 }, async () => {
+    const cfg = file('held.yaml', `gateway: { id: gw-held }\nbuffer: { path: ${join(dir, 'held', 'buffer.db')} }\nhttp: { port: 0 }\n`);
+    const first = startCli(['run', '--config', cfg]);
+    const firstExit = collect(first, 50_000);
+    await waitForOutput(first, /"msg":"agent started"/, 20_000);
+    const second = await runCli(['run', '--config', cfg]);
+    expect(second.code).toBe(1);
+    const fatal = second.stdout.split('\n').find((l) => l.includes('"level":"fatal"'));
+    expect(JSON.parse(fatal ?? '{}')).toMatchObject({ code: 'EDGE_BUFFER_IN_USE', path: join(dir, 'held', 'buffer.db') });
+    expect(second.stdout).not.toMatch(/"msg":"buffer open"/);
+    first.kill('SIGKILL'); // a power cut: the kernel drops the lock with the process
+    await firstExit;
+    const third = startCli(['run', '--config', cfg]);
+    const thirdExit = collect(third, 30_000);
+    await waitForOutput(third, /"msg":"agent started"/, 20_000);
+    third.kill('SIGTERM');
+    expect((await thirdExit).code).toBe(0);
   });
 });
 

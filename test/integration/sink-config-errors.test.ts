@@ -1,18 +1,20 @@
 /**
  * Configuration-class failures of the PostgreSQL sink, provoked on the real PostgreSQL and a real
- * PgBouncer: each has its own code and says what to fix; an agent logs it as ERROR, keeps the
- * data, retries with its capped back-off, shows it on /status — and delivers once ops fix the
- * central side.
+ * PgBouncer (and InfluxDB's refused token, which shares the auth code): each has its own code and
+ * says what to fix; an agent logs it as ERROR, keeps the data, retries with its capped back-off,
+ * shows it on /status — and delivers once ops fix the central side.
  */
 import crypto from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Point } from '../../buffer/types.js';
 import { PostgresSink } from '../../sinks/postgres.js';
 import { pgPointKeys, until } from '../helpers/buffer-file.js';
-import { startHttpAgent } from '../helpers/http-agent.js';
+import { startHttpAgent, type HttpAgent } from '../helpers/http-agent.js';
 import { RegisterImage, startImageServer } from '../helpers/modbus-server.js';
 import { missing } from '../helpers/peers.js';
 import { PgBouncer, pgbouncerAvailable } from '../helpers/pgbouncer.js';
@@ -43,6 +45,45 @@ async function writeError(url: string, schema = db.schema) {
   sinks.push(s);
   await s.start();
   return rejection(s.write([point]));
+}
+
+/** An agent (HTTP on a free port) polling a local Modbus slave into the one sink given as YAML; `check` runs while it is up. */
+async function withAgent(gateway: string, sinkYaml: string, check: (a: HttpAgent) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-cfgerr-'));
+  const slave = await startImageServer(new RegisterImage().setValue('holding', 0, 42, 'uint16'));
+  const yaml = `
+gateway: { id: ${gateway} }
+buffer: { path: ${join(dir, 'b.db')} }
+sinks:
+  ${sinkYaml}
+http: { port: 0 }
+devices:
+  - { id: d1, driver: modbus, every: 300ms, connection: { protocol: tcp, host: 127.0.0.1, port: ${slave.port}, timeout: 1s }, points: { v: { register: holding, address: 0, type: uint16 } } }
+`;
+  try {
+    const a = await startHttpAgent(yaml);
+    try {
+      await check(a);
+    } finally {
+      await a.stop();
+    }
+  } finally {
+    await slave.close();
+  }
+}
+
+/** After two failed attempts: /status shows the sink unreachable with the code and its fix, and an ERROR log line names the fix. */
+async function expectRefused(a: HttpAgent, want: { sink: string; code: string; fix: RegExp; msg: RegExp }): Promise<void> {
+  await until('two failed attempts', async () => {
+    const s = (await (await fetch(`${a.url}/status`)).json()) as { sinks: Array<{ consecutiveFailures: number }> };
+    return (s.sinks[0]?.consecutiveFailures ?? 0) >= 2;
+  });
+  const status = (await (await fetch(`${a.url}/status`)).json()) as { sinks: Array<{ name: string; reachable: boolean; lastError: { code: string; fix?: string } }> };
+  expect(status.sinks[0]).toMatchObject({ name: want.sink, reachable: false, lastError: { code: want.code } });
+  expect(status.sinks[0]?.lastError.fix).toMatch(want.fix);
+  const errors = a.logs.filter((l) => l.level === 'error' && l.code === want.code);
+  expect(errors.length).toBeGreaterThan(0);
+  expect(String(errors[0]?.msg)).toMatch(want.msg);
 }
 
 describe('PostgreSQL configuration errors, each with its code and fix', () => {
@@ -92,37 +133,44 @@ describe('PostgreSQL configuration errors, each with its code and fix', () => {
 
   it.skipIf(skip)('an agent logs ERROR with the fix, shows it on /status, retries, and delivers once ops fix the password', { timeout: 60_000 }, async () => {
     const b = bouncer as PgBouncer;
-    const dir = mkdtempSync(join(tmpdir(), 'edge-cfgerr-'));
-    const slave = await startImageServer(new RegisterImage().setValue('holding', 0, 42, 'uint16'));
     // Points kept while the sink refuses, delivered once it takes them.
-    const yaml = `
-gateway: { id: gw-cfg-agent }
-buffer: { path: ${join(dir, 'b.db')} }
-sinks:
-  postgres: { url: "${b.url({ user: 'late', password: 'will-be-right' })}", schema: ${db.schema} }
-http: { port: 0 }
-devices:
-  - { id: d1, driver: modbus, every: 300ms, connection: { protocol: tcp, host: 127.0.0.1, port: ${slave.port}, timeout: 1s }, points: { v: { register: holding, address: 0, type: uint16 } } }
-`;
-    const a = await startHttpAgent(yaml);
-    try {
-      await until('two failed attempts', async () => {
-        const s = (await (await fetch(`${a.url}/status`)).json()) as { sinks: Array<{ consecutiveFailures: number }> };
-        return (s.sinks[0]?.consecutiveFailures ?? 0) >= 2;
-      });
-      const status = (await (await fetch(`${a.url}/status`)).json()) as { sinks: Array<{ name: string; reachable: boolean; lastError: { code: string; fix?: string } }> };
-      expect(status.sinks[0]).toMatchObject({ name: 'postgres', reachable: false, lastError: { code: 'EDGE_SINK_AUTH_FAILED' } });
-      expect(status.sinks[0]?.lastError.fix).toMatch(/password/);
-      const errors = a.logs.filter((l) => l.level === 'error' && l.code === 'EDGE_SINK_AUTH_FAILED');
-      expect(errors.length).toBeGreaterThan(0);
-      expect(String(errors[0]?.msg)).toMatch(/fix: check the user and password/);
+    const sink = `postgres: { url: "${b.url({ user: 'late', password: 'will-be-right' })}", schema: ${db.schema} }`;
+    await withAgent('gw-cfg-agent', sink, async (a) => {
+      await expectRefused(a, { sink: 'postgres', code: 'EDGE_SINK_AUTH_FAILED', fix: /password/, msg: /fix: check the user and password/ });
       expect(a.logs.filter((l) => l.code === 'EDGE_SINK_NETWORK')).toEqual([]);
       // Ops add the user on the pooler and reload it: the kept point is delivered.
       await b.setUsers({ edge: 'right', late: 'will-be-right' });
       await until('delivered after the fix', async () => (await pgPointKeys(db.pool, db.schema, 'gw-cfg-agent')).size >= 1, 30_000);
+    });
+  });
+});
+
+describe('InfluxDB refusing the token: the same code as PostgreSQL refusing the password', () => {
+  it('EDGE_SINK_AUTH_FAILED: ERROR with the fix, on /status, retried, delivered once ops accept the token', { timeout: 60_000 }, async () => {
+    let accepts = 'right';
+    let accepted = 0;
+    const influx = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const ok = req.headers.authorization === `Token ${accepts}`;
+        if (ok) accepted++;
+        res.writeHead(ok ? 204 : 401, { 'content-type': 'application/json' });
+        res.end(ok ? '' : JSON.stringify({ code: 'unauthorized', message: 'unauthorized access' }));
+      });
+    });
+    await new Promise<void>((r) => influx.listen(0, '127.0.0.1', r));
+    const port = (influx.address() as net.AddressInfo).port;
+    try {
+      await withAgent('gw-cfg-influx', `influx: { url: "http://127.0.0.1:${port}", token: wrong, org: ops, bucket: telemetry }`, async (a) => {
+        await expectRefused(a, { sink: 'influx', code: 'EDGE_SINK_AUTH_FAILED', fix: /sinks\.influx\.token/, msg: /fix: check sinks\.influx\.token/ });
+        expect(a.logs.filter((l) => l.code === 'EDGE_SINK_AUTH')).toEqual([]);
+        // Ops give the token write access: the kept points are delivered.
+        accepts = 'wrong';
+        await until('delivered after the fix', async () => accepted >= 1, 30_000);
+      });
     } finally {
-      await a.stop();
-      await slave.close();
+      influx.closeAllConnections();
+      await new Promise<void>((r) => influx.close(() => r()));
     }
   });
 });

@@ -220,6 +220,17 @@ describe('InfluxSink error classes', () => {
     expect(err.message).toContain(String(status));
   });
 
+  it.each([401, 403])('reports HTTP %i with the code PostgreSQL uses for an auth failure, and what to fix', async (status) => {
+    fault.reply = { status };
+    const sink = influx(fault.url);
+    await sink.start();
+    const err = await rejection(sink.write([point('flow', 0, 1)]));
+    // One code for one meaning across sinks: EDGE_SINK_AUTH_FAILED (InfluxDB used to say EDGE_SINK_AUTH).
+    expect(err).toMatchObject({ kind: 'auth', code: 'EDGE_SINK_AUTH_FAILED', retryable: true });
+    expect(err.fix).toMatch(/sinks\.influx\.token/);
+    expect(err.fix).toContain("bucket 'telemetry'");
+  });
+
   it('honours Retry-After in seconds on 429 and as an HTTP date on 503', async () => {
     const sink = influx(fault.url);
     await sink.start();
