@@ -23,6 +23,8 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const work = mkdtempSync(join(tmpdir(), 'edge-release-test-'));
 const OUT = join(work, 'out');
+// One epoch for the build and the checks below: a commit made while the suite runs must not move it.
+const EPOCH = sourceDateEpoch(ROOT);
 const dirOf = (arch: Arch) => join(work, 'unpacked', `edge-agent-${VERSION}-linux-${arch}`);
 /** The launcher's default V8 flags for the daemon (`run`), as it passes them (the qemu runs bypass the shell script). */
 const FLAGS = nodeFlagArgs(RUN_NODE_FLAGS);
@@ -38,7 +40,7 @@ beforeAll(() => {
   for (const tool of tools) expect(hasCommand(tool), `${tool} is needed (test/run-all.sh installs it)`).toBe(true);
   for (const arch of ['arm64', 'armv7l'] as const) expect(existsSync(join(ARCHES[arch].qemu?.sysroot ?? '/', 'lib')), `sysroot of ${arch}`).toBe(true);
   // A cold cache compiles better-sqlite3 and serialport three times (two cross compilers): minutes.
-  const r = sh(process.execPath, [join(ROOT, 'dist', 'packaging', 'release.js'), '--out', OUT], { cwd: ROOT, timeoutMs: 28 * 60_000 });
+  const r = sh(process.execPath, [join(ROOT, 'dist', 'packaging', 'release.js'), '--out', OUT], { cwd: ROOT, timeoutMs: 28 * 60_000, env: { ...process.env, SOURCE_DATE_EPOCH: String(EPOCH) } });
   expect(r.code, r.out).toBe(0);
   mkdirSync(join(work, 'unpacked'));
   for (const f of readdirSync(OUT).filter((n) => n.endsWith('.tar.gz'))) expect(sh('tar', ['xzf', join(OUT, f), '-C', join(work, 'unpacked')]).code).toBe(0);
@@ -231,10 +233,10 @@ describe('the .deb packages', () => {
   });
 
   it('is reproducible: packed again from the unpacked tarball, the same bytes; the tarball’s files carry one mtime', () => {
-    const again = buildDeb({ tree: dirOf('x64'), arch: 'x64', outDir: join(work, 'deb-again') });
+    const again = buildDeb({ tree: dirOf('x64'), arch: 'x64', outDir: join(work, 'deb-again'), epoch: EPOCH });
     const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
     expect(sha(again)).toBe(sha(debOf('x64')));
-    const epoch = new Date(sourceDateEpoch(ROOT) * 1000).toISOString().replace('T', ' ').slice(0, 19);
+    const epoch = new Date(EPOCH * 1000).toISOString().replace('T', ' ').slice(0, 19);
     const times = new Set(
       sh('tar', ['tvzf', join(OUT, `edge-agent-${VERSION}-linux-x64.tar.gz`), '--full-time'], { env: { ...process.env, TZ: 'UTC' } })
         .out.trim()
