@@ -8,6 +8,7 @@
  * opaque JSON to the buffer: what an alert is stays with agent/alerts.
  */
 import type Database from 'better-sqlite3';
+import { RequestQueue } from './request-queue.js';
 
 export interface AlertStateRow {
   /** device/point/rule. */
@@ -35,24 +36,16 @@ export class AlertStateStore {
     all: Database.Statement<[], { key: string; record: string }>;
     upsert: Database.Statement<[string, string, number]>;
     remove: Database.Statement<[string]>;
-    request: Database.Statement<[string, string, number]>;
-    waiting: Database.Statement<[], AlertAckRequest>;
-    complete: Database.Statement<[number, string, number]>;
-    outcome: Database.Statement<[number], { done_at: number | null; result: string | null }>;
-    prune: Database.Statement<[number]>;
   };
+  private readonly acks: RequestQueue<AlertAckRequest, [alert: string, by: string, at: number]>;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(db: Database.Database) {
     this.st = {
       all: db.prepare('SELECT key, record FROM alert_state ORDER BY key'),
       upsert: db.prepare('INSERT INTO alert_state (key, record, at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET record = excluded.record, at = excluded.at'),
       remove: db.prepare('DELETE FROM alert_state WHERE key = ?'),
-      request: db.prepare('INSERT INTO alert_acks (alert, by, at) VALUES (?, ?, ?)'),
-      waiting: db.prepare('SELECT id, alert, by, at FROM alert_acks WHERE done_at IS NULL ORDER BY id'),
-      complete: db.prepare('UPDATE alert_acks SET done_at = ?, result = ? WHERE id = ?'),
-      outcome: db.prepare('SELECT done_at, result FROM alert_acks WHERE id = ?'),
-      prune: db.prepare('DELETE FROM alert_acks WHERE done_at IS NOT NULL AND done_at < ?'),
     };
+    this.acks = new RequestQueue(db, 'alert_acks', ['alert', 'by', 'at'], 'result');
   }
 
   /** The stored records, by key. */
@@ -70,23 +63,19 @@ export class AlertStateStore {
 
   /** Queues an acknowledgement for the running agent; returns its request id. */
   requestAck(alert: string, by: string, at: number): number {
-    return Number(this.st.request.run(alert, by, at).lastInsertRowid);
+    return this.acks.add(alert, by, at);
   }
 
   waitingAcks(): AlertAckRequest[] {
-    return this.st.waiting.all();
+    return this.acks.waiting();
   }
 
   /** Records what became of a request, and forgets outcomes older than a day. */
   completeAck(id: number, result: string, at: number): void {
-    this.db.transaction(() => {
-      this.st.complete.run(at, result, id);
-      this.st.prune.run(at - 86_400_000);
-    }).immediate();
+    this.acks.complete(id, result, at);
   }
 
   ackOutcome(id: number): AlertAckOutcome | undefined {
-    const row = this.st.outcome.get(id);
-    return row === undefined ? undefined : { doneAt: row.done_at, result: row.result };
+    return this.acks.outcome(id);
   }
 }

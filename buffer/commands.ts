@@ -9,6 +9,7 @@
  * agent/commands.
  */
 import type Database from 'better-sqlite3';
+import { RequestQueue } from './request-queue.js';
 import type { CommandRecord } from './types.js';
 
 export interface WriteRequestRow {
@@ -27,14 +28,10 @@ export class CommandStore {
     pending: Database.Statement<[], { record: string }>;
     recent: Database.Statement<[number], { record: string }>;
     get: Database.Statement<[string], { record: string }>;
-    request: Database.Statement<[string, string, string, string, number]>;
-    waiting: Database.Statement<[], WriteRequestRow>;
-    complete: Database.Statement<[number, string, number]>;
-    requestOutcome: Database.Statement<[number], { done_at: number | null; command_id: string | null }>;
-    prune: Database.Statement<[number]>;
   };
+  private readonly requests: RequestQueue<WriteRequestRow, [device: string, point: string, value: string, by: string, at: number]>;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(db: Database.Database) {
     this.st = {
       upsert: db.prepare(
         `INSERT INTO commands (id, device, point, outcome, requested_at, done_at, record) VALUES (@id, @device, @point, @outcome, @requestedAt, @doneAt, @record)
@@ -43,12 +40,8 @@ export class CommandStore {
       pending: db.prepare("SELECT record FROM commands WHERE outcome = 'pending' ORDER BY requested_at"),
       recent: db.prepare('SELECT record FROM commands ORDER BY requested_at DESC, rowid DESC LIMIT ?'),
       get: db.prepare('SELECT record FROM commands WHERE id = ?'),
-      request: db.prepare('INSERT INTO write_requests (device, point, value, by, at) VALUES (?, ?, ?, ?, ?)'),
-      waiting: db.prepare('SELECT id, device, point, value, by, at FROM write_requests WHERE done_at IS NULL ORDER BY id'),
-      complete: db.prepare('UPDATE write_requests SET done_at = ?, command_id = ? WHERE id = ?'),
-      requestOutcome: db.prepare('SELECT done_at, command_id FROM write_requests WHERE id = ?'),
-      prune: db.prepare('DELETE FROM write_requests WHERE done_at IS NOT NULL AND done_at < ?'),
     };
+    this.requests = new RequestQueue(db, 'write_requests', ['device', 'point', 'value', 'by', 'at'], 'command_id');
   }
 
   /** Stores (or moves forward) one attempt. Inside a write transaction when it goes with an append. */
@@ -75,23 +68,20 @@ export class CommandStore {
 
   /** Queues a write for the running agent (`edge-agent write`); returns the request id. */
   requestWrite(device: string, point: string, value: unknown, by: string, at: number): number {
-    return Number(this.st.request.run(device, point, JSON.stringify(value), by, at).lastInsertRowid);
+    return this.requests.add(device, point, JSON.stringify(value), by, at);
   }
 
   waitingRequests(): WriteRequestRow[] {
-    return this.st.waiting.all();
+    return this.requests.waiting();
   }
 
   /** Marks a request taken (its attempt has `commandId`), and forgets requests older than a day. */
   completeRequest(id: number, commandId: string, at: number): void {
-    this.db.transaction(() => {
-      this.st.complete.run(at, commandId, id);
-      this.st.prune.run(at - 86_400_000);
-    }).immediate();
+    this.requests.complete(id, commandId, at);
   }
 
   requestOutcome(id: number): { doneAt: number | null; commandId: string | null } | undefined {
-    const row = this.st.requestOutcome.get(id);
-    return row === undefined ? undefined : { doneAt: row.done_at, commandId: row.command_id };
+    const o = this.requests.outcome(id);
+    return o === undefined ? undefined : { doneAt: o.doneAt, commandId: o.result };
   }
 }

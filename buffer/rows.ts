@@ -40,8 +40,8 @@ export function encodeRowAt(series: SeriesCache, p: Point, seq: number): [seq: n
 export function decodeRow(series: SeriesCache, row: PointRow): BufferedPoint {
   const [seq, seriesId, ts, vtype, v, vText, rtype, raw, rawText, quality, error] = row;
   const s = series.get(seriesId);
-  const alert = vtype === VTYPE.alert ? decodeAlert(vText) : undefined;
-  const command = vtype === VTYPE.command ? decodeCommand(vText) : undefined;
+  const alert = vtype === VTYPE.alert ? decodeRecord(vText, 'alert') : undefined;
+  const command = vtype === VTYPE.command ? decodeRecord(vText, 'command') : undefined;
   const value = alert !== undefined ? alert.value : command !== undefined ? command.value : vtype === VTYPE.alert || vtype === VTYPE.command ? null : decodeValue(vtype, v, vText);
   const p: BufferedPoint = {
     seq,
@@ -57,37 +57,33 @@ export function decodeRow(series: SeriesCache, row: PointRow): BufferedPoint {
   if (r !== undefined) p.raw = r;
   if (s.unit !== undefined) p.unit = s.unit;
   if (error !== null) p.error = error;
-  if (alert !== undefined) p.alert = alert.alert;
-  if (command !== undefined) p.command = command.command;
+  if (alert !== undefined) p.alert = alert.record;
+  if (command !== undefined) p.command = command.record;
   return p;
 }
 
 function encodeTyped(p: Point): EncodedValue {
-  if (p.alert !== undefined) return encodeAlert(p.value, p.alert);
-  if (p.command !== undefined) return { vtype: VTYPE.command, value: null, text: JSON.stringify({ value: p.value, command: p.command }) };
+  if (p.alert !== undefined) return encodeRecord(VTYPE.alert, p.value, 'alert', p.alert);
+  if (p.command !== undefined) return encodeRecord(VTYPE.command, p.value, 'command', p.command);
   return encodeValue(p.value);
 }
 
-/** A write's audit event: as rare as alerts, kept the same way. */
-function decodeCommand(text: string | null): { value: Value | null; command: CommandRecord } | undefined {
-  try {
-    const parsed = JSON.parse(text ?? 'null') as { value?: Value | null; command?: CommandRecord } | null;
-    return parsed?.command === undefined ? undefined : { value: parsed.value ?? null, command: parsed.command };
-  } catch {
-    return undefined;
-  }
-}
+/**
+ * Alert events and write audit events are rare: the value and the record go as one JSON text
+ * `{ value, alert }` or `{ value, command }` rather than new columns.
+ */
+type Records = { alert: AlertRecord; command: CommandRecord };
 
-/** Alert events are rare: their value and record go as one JSON text rather than new columns. */
-function encodeAlert(value: Value | null, alert: AlertRecord): EncodedValue {
-  return { vtype: VTYPE.alert, value: null, text: JSON.stringify({ value, alert }) };
+function encodeRecord<K extends keyof Records>(vtype: number, value: Value | null, key: K, record: Records[K]): EncodedValue {
+  return { vtype, value: null, text: JSON.stringify({ value, [key]: record }) };
 }
 
 /** Undefined for a damaged row: it is then read as a point without a value rather than stall every read. */
-function decodeAlert(text: string | null): { value: Value | null; alert: AlertRecord } | undefined {
+function decodeRecord<K extends keyof Records>(text: string | null, key: K): { value: Value | null; record: Records[K] } | undefined {
   try {
-    const parsed = JSON.parse(text ?? 'null') as { value?: Value | null; alert?: AlertRecord } | null;
-    return parsed?.alert === undefined ? undefined : { value: parsed.value ?? null, alert: parsed.alert };
+    const parsed = JSON.parse(text ?? 'null') as ({ value?: Value | null } & Partial<Records>) | null;
+    const record = parsed?.[key];
+    return parsed === null || record === undefined ? undefined : { value: parsed.value ?? null, record: record as Records[K] };
   } catch {
     return undefined;
   }

@@ -5,6 +5,7 @@
  * arriving after a newer one, changes nothing.
  */
 import type { AlertRecord, Point } from '../buffer/types.js';
+import { cleanJson, isoOrNull } from './postgres-rows.js';
 
 export function alertsDdl(s: string): string {
   return `
@@ -53,7 +54,6 @@ ON CONFLICT (gateway_id, alert_id) DO UPDATE SET ${UPDATED.map((c) => `${c} = ex
 WHERE a.version < excluded.version`;
 }
 
-const iso = (ms: number | null): string | null => (ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString());
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const text = (v: unknown): string | null => (v === null || v === undefined || typeof v === 'number' ? null : String(v));
 
@@ -82,14 +82,14 @@ export function alertRowsJson(events: readonly Point[]): string {
     threshold: num(a.threshold),
     threshold_text: text(a.threshold),
     unit: p.unit ?? null,
-    raised_at: iso(a.raisedAt),
-    cleared_at: iso(a.clearedAt),
-    acknowledged_at: iso(a.acknowledgedAt),
+    raised_at: isoOrNull(a.raisedAt),
+    cleared_at: isoOrNull(a.clearedAt),
+    acknowledged_at: isoOrNull(a.acknowledgedAt),
     acknowledged_by: a.acknowledgedBy,
     latch: a.latch,
     tags: p.tags,
     version: a.version,
-    event_at: iso(p.ts),
+    event_at: isoOrNull(p.ts),
   }));
-  return JSON.stringify(rows, (_k, v: unknown) => (typeof v === 'string' && v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v));
+  return cleanJson(rows);
 }

@@ -4,6 +4,7 @@
  * ON CONFLICT DO NOTHING makes a batch delivered again change nothing.
  */
 import type { CommandRecord, Point } from '../buffer/types.js';
+import { cleanJson, isoOrNull } from './postgres-rows.js';
 
 export function commandsDdl(s: string): string {
   return `
@@ -42,7 +43,6 @@ SELECT $1, ${NAMES} FROM jsonb_to_recordset($2::jsonb) AS x(${COLUMNS})
 ON CONFLICT (gateway_id, command_id) DO NOTHING`;
 }
 
-const iso = (ms: number | null): string | null => (ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString());
 
 export function commandRowsJson(events: readonly Point[]): string {
   const seen = new Map<string, CommandRecord>();
@@ -62,8 +62,8 @@ export function commandRowsJson(events: readonly Point[]): string {
     origin: c.origin,
     key_fingerprint: c.keyFingerprint,
     request_id: c.requestId,
-    requested_at: iso(c.requestedAt),
-    done_at: iso(c.doneAt),
+    requested_at: isoOrNull(c.requestedAt),
+    done_at: isoOrNull(c.doneAt),
   }));
-  return JSON.stringify(rows, (_k, v: unknown) => (typeof v === 'string' && v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v));
+  return cleanJson(rows);
 }

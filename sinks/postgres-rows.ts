@@ -29,7 +29,8 @@ function clean(s: string): string {
   return s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s;
 }
 
-function cleanJson(value: unknown): string {
+/** JSON for a jsonb parameter, every string in it cleaned of U+0000 (the alerts and commands rows use it too). */
+export function cleanJson(value: unknown): string {
   const json = JSON.stringify(value);
   if (!json.includes('\\u0000')) return json;
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' ? clean(v) : v));
@@ -48,6 +49,11 @@ function tagsJson(tags: Record<string, string>, cache: WeakMap<object, string>):
   const json = cleanJson(tags);
   if (frozen) cache.set(tags, json);
   return json;
+}
+
+/** An optional time as ISO 8601 for a JSON row; null for none (or one that is not a time). */
+export function isoOrNull(ms: number | null): string | null {
+  return ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
 }
 
 /** ISO 8601 keeps milliseconds exact (epoch seconds as a double would not). */

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Point } from '../../../buffer/types.js';
+import type { AlertRecord, CommandRecord, Point } from '../../../buffer/types.js';
+import { alertRowsJson } from '../../../sinks/postgres-alerts.js';
+import { commandRowsJson } from '../../../sinks/postgres-commands.js';
 import { pointColumns } from '../../../sinks/postgres-rows.js';
 import { quoteIdent } from '../../../sinks/postgres-sql.js';
 
@@ -58,5 +60,51 @@ describe('quoteIdent', () => {
   it('quotes and doubles embedded quotes', () => {
     expect(quoteIdent('edge')).toBe('"edge"');
     expect(quoteIdent('a"b; drop')).toBe('"a""b; drop"');
+  });
+});
+
+describe('alert and command rows', () => {
+  it('clean U+0000 from every string and send missing times as null, as the points do', () => {
+    const alert: AlertRecord = {
+      id: 'd/p/r@1',
+      deviceId: 'd',
+      pointId: 'p',
+      ruleId: 'r',
+      severity: 'warning',
+      state: 'active',
+      message: 'A\u0000B',
+      value: 'x\u0000',
+      threshold: 3,
+      raisedAt: Date.UTC(2024, 0, 1),
+      clearedAt: null,
+      acknowledgedAt: Number.NaN,
+      acknowledgedBy: null,
+      latch: false,
+      version: 1,
+    };
+    const [a] = JSON.parse(alertRowsJson([p({ alert, tags: { k: 'v\u0000' } })])) as Array<Record<string, unknown>>;
+    expect(a).toMatchObject({ message: 'A\uFFFDB', value: null, value_text: 'x\uFFFD', threshold: 3, tags: { k: 'v\uFFFD' } });
+    expect(a).toMatchObject({ raised_at: '2024-01-01T00:00:00.000Z', cleared_at: null, acknowledged_at: null });
+
+    const command: CommandRecord = {
+      id: 'w1',
+      device: 'd',
+      point: 'p',
+      requested: 'on\u0000',
+      raw: null,
+      previous: null,
+      readback: null,
+      outcome: 'refused',
+      code: 'EDGE_X',
+      message: 'm\u0000',
+      by: 'op',
+      origin: 'local',
+      keyFingerprint: null,
+      requestId: null,
+      requestedAt: Date.UTC(2024, 0, 1),
+      doneAt: null,
+    };
+    const [c] = JSON.parse(commandRowsJson([p({ command })])) as Array<Record<string, unknown>>;
+    expect(c).toMatchObject({ requested: 'on\uFFFD', message: 'm\uFFFD', requested_at: '2024-01-01T00:00:00.000Z', done_at: null });
   });
 });
