@@ -4,6 +4,8 @@
  * buckets; after a few seconds of polling the page draws a sparkline per point, a tap opens the
  * larger chart (uPlot, served by the agent) whose data follow what the slave held, and the CSV
  * download holds the same buckets. A screenshot of the chart is kept in the test's temp dir.
+ * Then the same as a technician sees it with the default history (10 s buckets): an agent that has
+ * polled for a whole minute, and the chart it draws on tap.
  */
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -121,4 +123,55 @@ describe('status page trends', () => {
     expect(overflow).toBeLessThanOrEqual(0);
     expect(problems).toEqual([]);
   });
+});
+
+describe('status page trends with the default history', () => {
+  it('after a minute of polling every second, a tap draws a chart with a point per 10 s bucket that follows the device', async () => {
+    const agent = await startHttpAgent(`
+gateway: { id: gw-trend-minute }
+buffer: { path: ${join(dir, 'minute.db')} }
+http: { host: 127.0.0.1, port: 0, token: ${TOKEN} }
+devices:
+  - id: pump-1
+    driver: modbus
+    connection: { protocol: tcp, host: 127.0.0.1, port: ${slave.port}, unitId: 1, timeout: 500ms }
+    every: 1s
+    points:
+      flow: { register: holding, address: 0, type: uint16, scale: 0.1, unit: m3/h }
+`);
+    try {
+      // Half a minute at 30.0 m3/h (where the test above left the register), then half at 15.0.
+      image.setValue('holding', 0, 300, 'uint16');
+      await new Promise((r) => setTimeout(r, 30_000));
+      image.setValue('holding', 0, 150, 'uint16');
+      await new Promise((r) => setTimeout(r, 30_000));
+      const page = await phone();
+      await page.goto(`${agent.url}/`);
+      await page.locator('#login').waitFor({ state: 'visible' });
+      await page.fill('#token', TOKEN);
+      await page.click('#login button');
+      const flow = page.locator('[data-device="pump-1"] [data-point="flow"]');
+      await expect.poll(async () => Number(await flow.locator('canvas.spark').getAttribute('data-n')), { timeout: 15_000, interval: 250 }).toBeGreaterThanOrEqual(5);
+      await flow.click();
+      const box = page.locator('#trend-chart');
+      await expect.poll(async () => Number(await box.getAttribute('data-buckets')), { timeout: 10_000 }).toBeGreaterThanOrEqual(5);
+      const [xs, mins, avgs, maxs] = (await page.evaluate<Array<Array<number | null>>>('window.edgeChart.data.map((col) => Array.from(col))')) as [number[], number[], number[], number[]];
+      expect(avgs[0]).toBe(30);
+      expect(avgs.at(-1)).toBe(15);
+      expect([Math.min(...mins), Math.max(...maxs)]).toEqual([15, 30]);
+      // One x per 10 s bucket of the minute, and the history counted about ten readings in each full one.
+      expect(xs.slice(1).map((x, i) => x - (xs[i] as number))).toEqual(xs.slice(1).map(() => 10));
+      expect(await inkOf(page, '#trend-chart canvas')).toBeGreaterThan(500);
+      const shot = join(dir, 'trend-minute.png');
+      await page.locator('#trend').screenshot({ path: shot });
+      expect(statSync(shot).size).toBeGreaterThan(5000);
+      const r = await fetch(`${agent.url}/history?device=pump-1&point=flow&minutes=2`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+      const buckets = (await r.json()) as { step: number; buckets: Array<{ n: number }> };
+      expect(buckets.step).toBe(10);
+      expect(buckets.buckets.slice(1, -1).every((b) => b.n >= 8 && b.n <= 11)).toBe(true);
+      expect(problems).toEqual([]);
+    } finally {
+      await agent.stop();
+    }
+  }, 150_000);
 });
