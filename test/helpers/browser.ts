@@ -27,3 +27,11 @@ export async function phonePage(browser: Browser, problems: string[], opts: { ac
   });
   return page;
 }
+
+/** Opens `url` and logs in on the status page's token form, as a technician does. */
+export async function logIn(page: Page, url: string, token: string): Promise<void> {
+  await page.goto(url);
+  await page.locator('#login').waitFor({ state: 'visible' });
+  await page.fill('#token', token);
+  await page.click('#login button');
+}

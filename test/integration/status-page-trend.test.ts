@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningModbusServer } from '../../drivers/modbus/server.js';
-import { launchChromium, phonePage } from '../helpers/browser.js';
+import { launchChromium, logIn, phonePage } from '../helpers/browser.js';
 import { startHttpAgent, type HttpAgent } from '../helpers/http-agent.js';
 import { RegisterImage, startImageServer } from '../helpers/modbus-server.js';
 
@@ -27,19 +27,14 @@ const problems: string[] = [];
 
 beforeAll(async () => {
   slave = await startImageServer(image);
-  running = await startHttpAgent(`
-gateway: { id: gw-trend }
-buffer: { path: ${join(dir, 'buffer.db')}, history: { step: 1s, keep: 2h, longStep: 5s, longKeep: 3h } }
-http: { host: 127.0.0.1, port: 0, token: ${TOKEN} }
-devices:
-  - id: pump-1
-    driver: modbus
-    connection: { protocol: tcp, host: 127.0.0.1, port: ${slave.port}, unitId: 1, timeout: 500ms }
-    every: 200ms
-    points:
-      flow: { register: holding, address: 0, type: uint16, scale: 0.1, unit: m3/h }
-      mode: { register: holding, address: 1, type: uint16, map: { 7: auto } }
-`);
+  running = await startHttpAgent(
+    pumpAgent({
+      gateway: 'gw-trend',
+      buffer: `{ path: ${join(dir, 'buffer.db')}, history: { step: 1s, keep: 2h, longStep: 5s, longKeep: 3h } }`,
+      every: '200ms',
+      points: '      mode: { register: holding, address: 1, type: uint16, map: { 7: auto } }\n',
+    }),
+  );
   browser = await launchChromium();
 });
 
@@ -50,6 +45,22 @@ afterAll(async () => {
 });
 
 const phone = (): Promise<Page> => phonePage(browser, problems, { acceptDownloads: true });
+
+/** An agent polling the slave's flow register (and `points`, YAML lines under `points:`), its page behind TOKEN. */
+function pumpAgent(o: { gateway: string; buffer: string; every: string; points?: string }): string {
+  return `
+gateway: { id: ${o.gateway} }
+buffer: ${o.buffer}
+http: { host: 127.0.0.1, port: 0, token: ${TOKEN} }
+devices:
+  - id: pump-1
+    driver: modbus
+    connection: { protocol: tcp, host: 127.0.0.1, port: ${slave.port}, unitId: 1, timeout: 500ms }
+    every: ${o.every}
+    points:
+      flow: { register: holding, address: 0, type: uint16, scale: 0.1, unit: m3/h }
+${o.points ?? ''}`;
+}
 
 /** Pixels of a canvas that are not transparent (what was drawn). */
 function inkOf(page: Page, selector: string): Promise<number> {
@@ -67,10 +78,7 @@ function inkOf(page: Page, selector: string): Promise<number> {
 describe('status page trends', () => {
   it('draws a sparkline per numeric point and, on tap, a chart of what the device held, with a CSV of it', async () => {
     const page = await phone();
-    await page.goto(`${running.url}/?trend=2`);
-    await page.locator('#login').waitFor({ state: 'visible' });
-    await page.fill('#token', TOKEN);
-    await page.click('#login button');
+    await logIn(page, `${running.url}/?trend=2`, TOKEN);
 
     const flow = page.locator('[data-device="pump-1"] [data-point="flow"]');
     await flow.waitFor();
@@ -127,18 +135,7 @@ describe('status page trends', () => {
 
 describe('status page trends with the default history', () => {
   it('after a minute of polling every second, a tap draws a chart with a point per 10 s bucket that follows the device', async () => {
-    const agent = await startHttpAgent(`
-gateway: { id: gw-trend-minute }
-buffer: { path: ${join(dir, 'minute.db')} }
-http: { host: 127.0.0.1, port: 0, token: ${TOKEN} }
-devices:
-  - id: pump-1
-    driver: modbus
-    connection: { protocol: tcp, host: 127.0.0.1, port: ${slave.port}, unitId: 1, timeout: 500ms }
-    every: 1s
-    points:
-      flow: { register: holding, address: 0, type: uint16, scale: 0.1, unit: m3/h }
-`);
+    const agent = await startHttpAgent(pumpAgent({ gateway: 'gw-trend-minute', buffer: `{ path: ${join(dir, 'minute.db')} }`, every: '1s' }));
     try {
       // Half a minute at 30.0 m3/h (where the test above left the register), then half at 15.0.
       image.setValue('holding', 0, 300, 'uint16');
@@ -146,10 +143,7 @@ devices:
       image.setValue('holding', 0, 150, 'uint16');
       await new Promise((r) => setTimeout(r, 30_000));
       const page = await phone();
-      await page.goto(`${agent.url}/`);
-      await page.locator('#login').waitFor({ state: 'visible' });
-      await page.fill('#token', TOKEN);
-      await page.click('#login button');
+      await logIn(page, `${agent.url}/`, TOKEN);
       const flow = page.locator('[data-device="pump-1"] [data-point="flow"]');
       await expect.poll(async () => Number(await flow.locator('canvas.spark').getAttribute('data-n')), { timeout: 15_000, interval: 250 }).toBeGreaterThanOrEqual(5);
       await flow.click();

@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningModbusServer } from '../../drivers/modbus/server.js';
 import { loadBootConfig } from '../../config/config-state.js';
-import { launchChromium, phonePage } from '../helpers/browser.js';
+import { launchChromium, logIn, phonePage } from '../helpers/browser.js';
 import { startHttpAgent, type HttpAgent } from '../helpers/http-agent.js';
 import { PGURL } from '../helpers/postgres.js';
 import { closedPort, RegisterImage, startImageServer } from '../helpers/modbus-server.js';
@@ -73,10 +73,7 @@ const phone = (): Promise<Page> => phonePage(browser, problems);
 describe('status page', () => {
   it('asks for the token, then shows devices, values with units and quality, alerts and sinks — and refreshes by itself', async () => {
     const page = await phone();
-    await page.goto(running.url);
-    await page.locator('#login').waitFor({ state: 'visible' });
-    await page.fill('#token', TOKEN);
-    await page.click('#login button');
+    await logIn(page, running.url, TOKEN);
 
     const pump = page.locator('[data-device="pump-1"]');
     await pump.waitFor();
