@@ -23,6 +23,12 @@ import { cpuMs, cpuPer1000, rssMb } from './proc.js';
 
 /** What is installed; the cache folder is keyed by it, so changing a version installs afresh. */
 export const NODE_RED_PACKAGES = { 'node-red': '^4.0.0', 'node-red-contrib-modbus': '5.23.3', 'node-red-contrib-influxdb': '0.7.0' } as const;
+/**
+ * npm's allowScripts (npm 12 runs no dependency install script without it): serialport's native
+ * binding may build if no prebuilt one fits; node-red-contrib-modbus's postinstall only prints a
+ * note.
+ */
+const NODE_RED_INSTALL_SCRIPTS = { '@serialport/bindings-cpp': true, 'node-red-contrib-modbus': false } as const;
 const REGISTERS = 100;
 
 export interface NoderedFigures {
@@ -53,7 +59,7 @@ export function installNodeRed(progress: (msg: string) => void): { dir: string; 
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(
       path.join(dir, 'package.json'),
-      JSON.stringify({ name: 'edge-agent-bench-nodered', private: true, description: 'installed by edge-agent bench/nodered.ts', dependencies: NODE_RED_PACKAGES }, null, 2),
+      JSON.stringify({ name: 'edge-agent-bench-nodered', private: true, description: 'installed by edge-agent bench/nodered.ts', dependencies: NODE_RED_PACKAGES, allowScripts: NODE_RED_INSTALL_SCRIPTS }, null, 2),
     );
     progress(`installing ${Object.keys(NODE_RED_PACKAGES).join(', ')} into ${dir}`);
     const npm = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--omit=dev'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
