@@ -13,7 +13,7 @@ import type { BufferedPoint, Point } from '../buffer/types.js';
 import { clip, messageOf, parseRetryAfter, transportError } from './classify.js';
 import { InfluxTimeoutError, postLines, writePath, type WriteTarget } from './influx-http.js';
 import { LineWriter } from './influx-line.js';
-import { SinkError, classifyHttpStatus, silentLogger, type Sink, type SinkLogger } from './types.js';
+import { SinkError, classifyHttpStatus, silentLogger, type Sink, type SinkErrorKind, type SinkLogger } from './types.js';
 
 export interface InfluxSinkOptions {
   /** Base URL, e.g. https://influx.ops.example:8086 (no /api/v2). */
@@ -127,6 +127,15 @@ function isHttpError(err: unknown): err is HttpErrorLike {
   return err instanceof Error && typeof (err as { statusCode?: unknown }).statusCode === 'number';
 }
 
+/** What an operator changes for a failure no retry mends: the token (401/403), or org, bucket or URL (404). */
+function influxFix(kind: SinkErrorKind, where: { org: string; bucket: string }): string | undefined {
+  if (kind === 'auth') return `check sinks.influx.token: it must be a token with write access to bucket '${where.bucket}' in org '${where.org}'`;
+  if (kind === 'config') {
+    return `check sinks.influx.org ('${where.org}') and sinks.influx.bucket ('${where.bucket}'): the server answered 404, so one of them does not exist there, or sinks.influx.url is not an InfluxDB v2 write endpoint`;
+  }
+  return undefined;
+}
+
 /**
  * Maps whatever the client threw onto our error classes (DESIGN.md "Error classes"). With the
  * sink's org and bucket, an auth failure also says what to fix, as the PostgreSQL sink's do.
@@ -141,7 +150,7 @@ export function classifyInfluxError(err: unknown, where?: { org: string; bucket:
     const fallback = typeof err.retryAfter === 'function' ? err.retryAfter() : 0;
     const retryAfterMs = parseRetryAfter(header) ?? (fallback > 0 ? fallback * 1000 : undefined);
     const body = typeof err.body === 'string' && err.body !== '' ? err.body : err.message;
-    const fix = kind === 'auth' && where !== undefined ? `check sinks.influx.token: it must be a token with write access to bucket '${where.bucket}' in org '${where.org}'` : undefined;
+    const fix = where === undefined ? undefined : influxFix(kind, where);
     return new SinkError(clip(`influx write failed: HTTP ${err.statusCode} ${body}`), {
       kind,
       status: err.statusCode,

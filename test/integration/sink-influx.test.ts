@@ -231,6 +231,16 @@ describe('InfluxSink error classes', () => {
     expect(err.fix).toContain("bucket 'telemetry'");
   });
 
+  it('says on HTTP 404 which org and bucket the server did not find', async () => {
+    fault.reply = { status: 404, body: '{"code":"not found","message":"bucket \\"telemetry\\" not found"}' };
+    const sink = influx(fault.url);
+    await sink.start();
+    const err = await rejection(sink.write([point('flow', 0, 1)]));
+    expect(err).toMatchObject({ kind: 'config', code: 'EDGE_SINK_CONFIG', retryable: true, status: 404 });
+    expect(err.message).toContain('bucket \\"telemetry\\" not found');
+    expect(err.fix).toMatch(/sinks\.influx\.org \('[^']+'\) and sinks\.influx\.bucket \('telemetry'\)/);
+  });
+
   it('honours Retry-After in seconds on 429 and as an HTTP date on 503', async () => {
     const sink = influx(fault.url);
     await sink.start();
