@@ -56,8 +56,11 @@ export interface AgentOptions {
   stopGraceMs?: number;
   /** Only the polled devices (`run --once`): no embedded broker, no MQTT or streaming serial devices. */
   polledOnly?: boolean;
-  /** `run --demo`: a simulator whose port is in use listens on a free one, and its devices follow (agent/simulators.ts). Never for a user's config. */
-  movableSimulators?: boolean;
+  /**
+   * `run --demo`: a simulator whose port is in use listens on a free one, and its devices follow
+   * (agent/simulators.ts); so does the HTTP server (agent/ops/http.ts). Never for a user's config.
+   */
+  movablePorts?: boolean;
   /** Serve /health, /ready, /metrics, /status and the status page on settings.http (the CLI does); `retryMs`: how often a failed listen is retried (30 s). */
   http?: boolean | { retryMs?: number };
   /** systemd's notify socket and watchdog (the CLI passes systemdFromEnv's); none by default. */
@@ -232,7 +235,7 @@ export class Agent {
       }
       this.startCatalogSync();
       // Before the devices: a demo simulator that had to move takes its devices with it.
-      this.current = await startSimulators(this.config, this.simulators, { clock: this.clock, logger: this.log, movable: this.opts.movableSimulators === true });
+      this.current = await startSimulators(this.config, this.simulators, { clock: this.clock, logger: this.log, movable: this.opts.movablePorts === true });
       // The embedded broker exists before the devices (MQTT devices subscribe in-process) and listens after them.
       if (!this.opts.polledOnly) await this.push.prepare();
       // After the broker exists (active alerts are republished there), before the first reading.
@@ -454,7 +457,7 @@ export class Agent {
       const { host, port, token, ...limits } = this.config.settings.http;
       const logger = this.log.child({ component: 'http' });
       const retryMs = typeof this.opts.http === 'object' ? this.opts.http.retryMs : undefined;
-      this.http = new HttpServer({ host, port, token, limits, view: this, monitor: this.progress, version: packageVersion(), logger, clock: this.clock, retryMs });
+      this.http = new HttpServer({ host, port, token, limits, view: this, monitor: this.progress, version: packageVersion(), logger, clock: this.clock, retryMs, movable: this.opts.movablePorts === true });
       await this.http.start();
     }
     this.watchdog = new Watchdog({

@@ -376,9 +376,9 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
   };
   // --once polls; MQTT and streaming serial devices (and the embedded broker) are left out.
   if (opts.once) logHints(config);
-  // The demo's simulator moves to a free port when another demo holds its own (agent/simulators.ts).
-  const movableSimulators = opts.demo;
-  if (opts.once) return runOnce(new Agent({ config, logger, sinks: [], polledOnly: true, movableSimulators }), logger);
+  // The demo's simulator and HTTP server move to free ports when another demo holds theirs.
+  const movablePorts = opts.demo;
+  if (opts.once) return runOnce(new Agent({ config, logger, sinks: [], polledOnly: true, movablePorts }), logger);
   if (opts.demo) logger.info({ config: file }, 'running the built-in demo config');
   // One agent process per buffer file, held until the process ends (agent/buffer-hold.ts).
   const hold = (await import('./buffer-hold.js')).holdBuffer(config.settings.buffer.path, { demo: opts.demo, logger });
@@ -390,7 +390,7 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
     let restarting = false;
     const build = (b: BootConfig): Agent => {
       logHints(b.config);
-      const a = new Agent({ config: withHeldBuffer(b.config), logger, ...service, movableSimulators, central: { boot: b, env, restart } });
+      const a = new Agent({ config: withHeldBuffer(b.config), logger, ...service, movablePorts, central: { boot: b, env, restart } });
       if (opts.print) {
         a.pipeline.onPoints((points) => process.stdout.write(points.map(formatPoint).join('\n') + '\n'));
         a.alerts.onChange((_alert, record) => process.stdout.write(formatAlert(record) + '\n'));

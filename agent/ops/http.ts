@@ -46,6 +46,11 @@ export interface HttpServerOptions {
   clock?: Clock;
   /** After a failed listen, try again this often. Default 30 s. */
   retryMs?: number;
+  /**
+   * `run --demo` only: a port in use (a second demo on the box) moves the server to a free port,
+   * logged with both, instead of retrying. A user's config never moves: ops scrape the port it names.
+   */
+  movable?: boolean;
   staticFiles?: Map<string, StaticFile>;
 }
 
@@ -73,11 +78,15 @@ export class HttpServer {
   private retryTimer: unknown;
   private failures = 0;
   private stopped = false;
+  /** The port asked of listen(): opts.port, or 0 once a movable server found it taken. */
+  private port: number;
+  private movedFrom: number | undefined;
   /** Settles the listen attempt in progress. */
   private attempt: ((err?: NodeJS.ErrnoException) => void) | undefined;
 
   constructor(opts: HttpServerOptions) {
     this.opts = opts;
+    this.port = opts.port;
     this.files = opts.staticFiles ?? this.loadFiles();
     this.tokenDigest = opts.token === '' ? undefined : digest(opts.token);
     this.status = new StatusReader({ view: opts.view, version: opts.version, progress: () => opts.monitor.latest });
@@ -154,9 +163,16 @@ export class HttpServer {
   }
 
   private listen(): Promise<void> {
-    const { host, port, logger } = this.opts;
+    const { host, logger } = this.opts;
+    const port = this.port;
     return new Promise((resolve) => {
       const onError = (err: NodeJS.ErrnoException) => {
+        if (this.opts.movable === true && err.code === 'EADDRINUSE' && port !== 0 && !this.stopped) {
+          this.movedFrom = port;
+          this.port = 0;
+          void this.listen().then(resolve);
+          return;
+        }
         this.failures += 1;
         const retryMs = this.opts.retryMs ?? 30_000;
         if (this.failures === 1 || this.failures % 10 === 0) {
@@ -177,6 +193,12 @@ export class HttpServer {
         const a = this.address();
         if (this.failures > 0) logger.info({ afterFailures: this.failures }, 'http listening after all');
         this.failures = 0;
+        if (this.movedFrom !== undefined) {
+          logger.warn(
+            { host: a?.host, configuredPort: this.movedFrom, port: a?.port },
+            `http port ${this.movedFrom} is in use (another demo?): the status page, /health and /metrics listen on ${a?.port} instead`,
+          );
+        }
         logger.info({ host: a?.host, port: a?.port, auth: this.tokenDigest !== undefined }, 'http listening');
         resolve();
       };

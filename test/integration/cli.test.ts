@@ -178,18 +178,27 @@ describe('two demos on one box', () => {
 });
 
 describe('one agent per buffer file', () => {
-  it('two demos started in one folder (npm start twice) buffer in two files and both poll', { timeout: 90_000 }, async () => {
+  it('two demos started in one folder (npm start twice) buffer in two files, serve HTTP on two ports and both poll', { timeout: 90_000 }, async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'edge-demo-cwd-'));
-    const start = () => spawn(process.execPath, [CLI, 'run', '--demo'], { cwd, env: { ...process.env, EDGE_HTTP_PORT: '0', EDGE_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The demo's own HTTP port (8080): the second demo, or both if something else holds it, moves.
+    const env: NodeJS.ProcessEnv = { ...process.env, EDGE_LOG_LEVEL: 'info' };
+    delete env.EDGE_HTTP_PORT;
+    const start = () => spawn(process.execPath, [CLI, 'run', '--demo'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const a = start();
     const b = start();
     const exits = [collect(a, 80_000), collect(b, 80_000)];
     try {
-      const outs = await Promise.all([waitForOutput(a, /pump-1\/flow\s+[\d.]+ m3\/h/, 30_000), waitForOutput(b, /pump-1\/flow\s+[\d.]+ m3\/h/, 30_000)]);
+      // A reading and the HTTP server's "listening", in whichever order they come.
+      const ready = /^(?=[\s\S]*pump-1\/flow\s+[\d.]+ m3\/h)(?=[\s\S]*"msg":"http listening")/;
+      const outs = await Promise.all([waitForOutput(a, ready, 30_000), waitForOutput(b, ready, 30_000)]);
       const moved = outs.join('\n').split('\n').filter((l) => l.includes('"code":"EDGE_BUFFER_IN_USE"'));
       expect(moved).toHaveLength(1);
       expect(JSON.parse(moved[0] as string)).toMatchObject({ level: 'warn', configured: './data/buffer.db', path: './data/buffer-2.db' });
-      expect(outs.join('\n')).not.toMatch(/readings could not be stored|UNIQUE constraint/);
+      expect(outs.join('\n')).not.toMatch(/readings could not be stored|UNIQUE constraint|EDGE_HTTP_LISTEN_FAILED/);
+      const httpPorts = outs.map((o) => o.split('\n').filter((l) => l.includes('"msg":"http listening"')).map((l) => (JSON.parse(l) as { port: number }).port));
+      expect(httpPorts.every((p) => p.length === 1)).toBe(true);
+      expect(httpPorts[0]![0]).not.toBe(httpPorts[1]![0]);
+      for (const [p] of httpPorts) expect((await fetch(`http://127.0.0.1:${p!}/health`)).status).toBe(200);
     } finally {
       a.kill('SIGTERM');
       b.kill('SIGTERM');

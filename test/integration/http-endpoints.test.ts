@@ -222,6 +222,30 @@ describe('a port that is taken', () => {
       blocker.close();
     }
   });
+
+  it('moves the demo (movablePorts) to a free port, logged with both, and serves there; a user config does not move (above)', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()));
+    const port = (blocker.address() as AddressInfo).port;
+    const demo = await startHttpAgent(`gateway: { id: gw-demo-2 }\nbuffer: { path: ${join(dir, 'moved', 'buffer.db')} }\nhttp: { host: 127.0.0.1, port: ${port} }\n`, {
+      movablePorts: true,
+    });
+    try {
+      const moved = demo.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith(`http port ${port} is in use`));
+      expect(moved).toMatchObject({ level: 'warn', configuredPort: port });
+      const actual = Number(new URL(demo.url).port);
+      expect(actual).not.toBe(port);
+      expect(moved?.port).toBe(actual);
+      expect(moved?.msg).toContain(`listen on ${actual} instead`);
+      expect(demo.logs.some((l) => l.code === 'EDGE_HTTP_LISTEN_FAILED')).toBe(false);
+      const health = await fetch(`${demo.url}/health`);
+      expect(health.status).toBe(200);
+      await health.body?.cancel();
+    } finally {
+      await demo.stop();
+      blocker.close();
+    }
+  });
 });
 
 /**
