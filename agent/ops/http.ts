@@ -78,15 +78,13 @@ export class HttpServer {
   private retryTimer: unknown;
   private failures = 0;
   private stopped = false;
-  /** The port asked of listen(): opts.port, or 0 once a movable server found it taken. */
-  private port: number;
+  /** A movable server that found opts.port taken listens on a free port (0) instead. */
   private movedFrom: number | undefined;
   /** Settles the listen attempt in progress. */
   private attempt: ((err?: NodeJS.ErrnoException) => void) | undefined;
 
   constructor(opts: HttpServerOptions) {
     this.opts = opts;
-    this.port = opts.port;
     this.files = opts.staticFiles ?? this.loadFiles();
     this.tokenDigest = opts.token === '' ? undefined : digest(opts.token);
     this.status = new StatusReader({ view: opts.view, version: opts.version, progress: () => opts.monitor.latest });
@@ -164,12 +162,11 @@ export class HttpServer {
 
   private listen(): Promise<void> {
     const { host, logger } = this.opts;
-    const port = this.port;
+    const port = this.movedFrom === undefined ? this.opts.port : 0;
     return new Promise((resolve) => {
       const onError = (err: NodeJS.ErrnoException) => {
         if (this.opts.movable === true && err.code === 'EADDRINUSE' && port !== 0 && !this.stopped) {
           this.movedFrom = port;
-          this.port = 0;
           void this.listen().then(resolve);
           return;
         }
