@@ -10,6 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 // pay for pg, mqtt, aedes, serialport and SQLite on a Pi-class box.
 import type { AgentConfig } from '../config/types.js';
 import type { BootConfig } from '../config/config-state.js';
+import type { BufferHold } from './buffer-hold.js';
 import type { Agent } from './agent.js';
 import type { Logger } from './logger.js';
 import { packageRoot, packageVersion } from './ops/http-static.js';
@@ -381,8 +382,10 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
   if (opts.once) return runOnce(new Agent({ config, logger, sinks: [], polledOnly: true, movablePorts }), logger);
   if (opts.demo) logger.info({ config: file }, 'running the built-in demo config');
   // One agent process per buffer file, held until the process ends (agent/buffer-hold.ts).
-  const hold = (await import('./buffer-hold.js')).holdBuffer(config.settings.buffer.path, { demo: opts.demo, logger });
-  if (hold === undefined) return flushed(logger, 1);
+  const { holdBuffer } = await import('./buffer-hold.js');
+  const first = holdBuffer(config.settings.buffer.path, { demo: opts.demo, logger });
+  if (first === undefined) return flushed(logger, 1);
+  let hold: BufferHold = first;
   const withHeldBuffer = (c: AgentConfig): AgentConfig =>
     c.settings.buffer.path === hold.path || !opts.demo ? c : { ...c, settings: { ...c.settings, buffer: { ...c.settings.buffer, path: hold.path } } };
   return new Promise<number>((resolve) => {
@@ -410,7 +413,23 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
           resolve(0);
           return;
         }
-        agent = build(loadBootConfig({ file, env }));
+        const next = loadBootConfig({ file, env });
+        // A push that moved buffer.path: the new file is held like the first one before anything writes it.
+        const wanted = next.config.settings.buffer.path;
+        if (!opts.demo && wanted !== hold.path) {
+          const moved = holdBuffer(wanted, { demo: false, logger });
+          if (moved === undefined) {
+            resolve(1);
+            return;
+          }
+          logger.warn(
+            { from: hold.path, to: moved.path },
+            `buffer moved from ${hold.path} to ${moved.path}: readings no sink had received stay in the old file (EDGE_BUFFER_PATH=${hold.path} edge-agent buffer stats --config ${file})`,
+          );
+          hold.lock.release();
+          hold = moved;
+        }
+        agent = build(next);
         await agent.start();
       })().then(
         () => (restarting = false),

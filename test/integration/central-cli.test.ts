@@ -1,12 +1,13 @@
 /**
  * The operator's workflow end to end, with only the real CLI and mosquitto_pub: keygen, config
  * sign, push to a running `edge-agent run`, read the reply and the retained info; a tampered or
- * replayed push changes nothing.
+ * replayed push changes nothing; a push that moves the buffer takes its lock at the restart.
  */
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { lockBuffer } from '../../buffer/lock.js';
 import { collect, runCli, startCli } from '../helpers/cli.js';
 import { OpsClient } from '../helpers/central.js';
 import { RegisterImage, startImageServer } from '../helpers/modbus-server.js';
@@ -42,8 +43,9 @@ describe.skipIf(missing('mosquitto and mosquitto_pub', mosquittoAvailable(), 'De
       local,
       `${common}central: { url: "${broker.url}", prefix: ${prefix}, publicKey: ${join(dir, 'keys', 'config-signing.pub')}, stateDir: ${join(dir, 'state')}, applyTimeout: 5s }\ndevices:\n${dev('pump-1', 0)}`,
     );
+    // The push also moves the buffer: that waits for a restart, which must hold the new file's lock.
     const next = join(dir, 'next.yaml');
-    writeFileSync(next, `${common}devices:\n${dev('pump-1', 0)}${dev('pump-2', 1)}`);
+    writeFileSync(next, `${common.replace('buffer.db', 'buffer-2.db')}devices:\n${dev('pump-1', 0)}${dev('pump-2', 1)}`);
 
     const base = `${prefix}/gw-cli`;
     const ops = await OpsClient.connect(broker.url, `${base}/#`);
@@ -62,7 +64,7 @@ describe.skipIf(missing('mosquitto and mosquitto_pub', mosquittoAvailable(), 'De
     let from = ops.seen.length;
     expect((await mosquittoPub({ port: broker.port, topic: `${base}/request/config/set`, message: payload })).code).toBe(0);
     const reply = JSON.parse((await ops.wait(`${base}/response/config/set`, () => true, 20_000, from)).payload) as Record<string, unknown>;
-    expect(reply).toMatchObject({ status: 'ok', data: { rev: 1, added: ['pump-2'] } });
+    expect(reply).toMatchObject({ status: 'ok', data: { rev: 1, added: ['pump-2'], restartRequired: ['buffer'] } });
     await ops.wait(`${base}/info`, (p) => (JSON.parse(p) as { rev: number }).rev === 1, 10_000, from);
 
     // Tampered: a device moved without a new signature.
@@ -90,11 +92,31 @@ describe.skipIf(missing('mosquitto and mosquitto_pub', mosquittoAvailable(), 'De
     await ops.wait(`${base}/state`, (p) => p === 'online', 20_000, ops.seen.indexOf(offline) + 1);
     const info = await ops.wait(`${base}/info`, () => true, 20_000, ops.seen.indexOf(offline) + 1);
     expect(JSON.parse(info.payload)).toMatchObject({ rev: 1, origin: 'pushed' });
+    // The restarted agent holds buffer-2.db's lock and has let go of buffer.db's.
+    expect(lockBuffer(join(dir, 'buffer-2.db'))).toBeUndefined();
+    const old = lockBuffer(join(dir, 'buffer.db'));
+    expect(old).toBeDefined();
+    old?.release();
 
+    // A push onto a buffer another process holds: the restart stops with EDGE_BUFFER_IN_USE instead of writing it too.
+    const taken = lockBuffer(join(dir, 'buffer-3.db'));
+    expect(taken).toBeDefined();
+    cleanup.push(async () => taken?.release());
+    const third = join(dir, 'third.yaml');
+    writeFileSync(third, `${common.replace('buffer.db', 'buffer-3.db')}devices:\n${dev('pump-1', 0)}`);
+    const signed = await runCli(['config', 'sign', '--key', join(dir, 'keys', 'config-signing.key'), '--rev', '2', third]);
+    expect(signed.code).toBe(0);
     from = ops.seen.length;
-    child.kill('SIGTERM');
+    await mosquittoPub({ port: broker.port, topic: `${base}/request/config/set`, message: signed.stdout.trim() });
+    expect(JSON.parse((await ops.wait(`${base}/response/config/set`, () => true, 20_000, from)).payload)).toMatchObject({
+      status: 'ok',
+      data: { rev: 2, removed: ['pump-2'], restartRequired: ['buffer'] },
+    });
+    from = ops.seen.length;
+    await mosquittoPub({ port: broker.port, topic: `${base}/request/restart`, message: '{"transaction":8}' });
+    await ops.wait(`${base}/state`, (p) => p === 'offline', 20_000, from);
     const result = await exited;
-    expect(result.code).toBe(0);
-    await ops.wait(`${base}/state`, (p) => p === 'offline', 10_000, from);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/"code":"EDGE_BUFFER_IN_USE".*buffer-3\.db is in use by another edge-agent process/);
   });
 });
