@@ -2,7 +2,7 @@
 /**
  * edge-agent's command line. Exit codes: 0 ok, 1 invalid config or failed run, 2 usage error.
  */
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
@@ -416,7 +416,8 @@ async function run(file: string, env: NodeJS.ProcessEnv, opts: { demo: boolean; 
         const next = loadBootConfig({ file, env });
         // A push that moved buffer.path: the new file is held like the first one before anything writes it.
         const wanted = next.config.settings.buffer.path;
-        if (!opts.demo && wanted !== hold.path) {
+        // Compared resolved: ./data/buffer.db and its absolute spelling are one file, whose lock this process holds.
+        if (!opts.demo && resolvePath(wanted) !== resolvePath(hold.path)) {
           const moved = holdBuffer(wanted, { demo: false, logger });
           if (moved === undefined) {
             resolve(1);

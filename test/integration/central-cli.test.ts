@@ -98,19 +98,33 @@ describe.skipIf(missing('mosquitto and mosquitto_pub', mosquittoAvailable(), 'De
     expect(old).toBeDefined();
     old?.release();
 
+    // The same file spelt another way is no move: the restart keeps its lock and comes back online.
+    const same = join(dir, 'same.yaml');
+    writeFileSync(same, `${common.replace(join(dir, 'buffer.db'), `${dir}/./buffer-2.db`)}devices:\n${dev('pump-1', 0)}`);
+    const sameSigned = await runCli(['config', 'sign', '--key', join(dir, 'keys', 'config-signing.key'), '--rev', '2', same]);
+    expect(sameSigned.code).toBe(0);
+    from = ops.seen.length;
+    await mosquittoPub({ port: broker.port, topic: `${base}/request/config/set`, message: sameSigned.stdout.trim() });
+    expect(JSON.parse((await ops.wait(`${base}/response/config/set`, () => true, 20_000, from)).payload)).toMatchObject({ status: 'ok', data: { rev: 2 } });
+    from = ops.seen.length;
+    await mosquittoPub({ port: broker.port, topic: `${base}/request/restart`, message: '{"transaction":9}' });
+    const down = await ops.wait(`${base}/state`, (p) => p === 'offline', 20_000, from);
+    await ops.wait(`${base}/state`, (p) => p === 'online', 20_000, ops.seen.indexOf(down) + 1);
+    expect(lockBuffer(join(dir, 'buffer-2.db'))).toBeUndefined();
+
     // A push onto a buffer another process holds: the restart stops with EDGE_BUFFER_IN_USE instead of writing it too.
     const taken = lockBuffer(join(dir, 'buffer-3.db'));
     expect(taken).toBeDefined();
     cleanup.push(async () => taken?.release());
     const third = join(dir, 'third.yaml');
     writeFileSync(third, `${common.replace('buffer.db', 'buffer-3.db')}devices:\n${dev('pump-1', 0)}`);
-    const signed = await runCli(['config', 'sign', '--key', join(dir, 'keys', 'config-signing.key'), '--rev', '2', third]);
+    const signed = await runCli(['config', 'sign', '--key', join(dir, 'keys', 'config-signing.key'), '--rev', '3', third]);
     expect(signed.code).toBe(0);
     from = ops.seen.length;
     await mosquittoPub({ port: broker.port, topic: `${base}/request/config/set`, message: signed.stdout.trim() });
     expect(JSON.parse((await ops.wait(`${base}/response/config/set`, () => true, 20_000, from)).payload)).toMatchObject({
       status: 'ok',
-      data: { rev: 2, removed: ['pump-2'], restartRequired: ['buffer'] },
+      data: { rev: 3, restartRequired: ['buffer'] },
     });
     from = ops.seen.length;
     await mosquittoPub({ port: broker.port, topic: `${base}/request/restart`, message: '{"transaction":8}' });
